@@ -15,7 +15,7 @@
  */
 import zlib from 'node:zlib'
 import { crc32c } from './crc32c.ts'
-import { Reader } from './reader.ts'
+import { malformed, Reader } from './reader.ts'
 import { Writer } from './writer.ts'
 
 export const LOG_OVERHEAD = 12
@@ -245,20 +245,23 @@ export function decodeRecords(header: BatchHeader, payload: Buffer): Record[] {
   const out: Record[] = []
   for (let i = 0; i < header.recordCount; i++) {
     const length = r.readVarInt()
-    const end = r.position + length
+    if (length < 0) throw malformed(`negative record length ${length}`)
     r.ensure(length)
-    r.readInt8() // attributes, unused
-    const timestampDelta = Number(r.readVarLong())
-    const offsetDelta = r.readVarInt()
-    const key = readVarBytes(r)
-    const value = readVarBytes(r)
-    const headerCount = r.readVarInt()
+    // Each record is read through a reader bounded by its declared length.
+    const rec = new Reader(payload, r.position, r.position + length)
+    r.position += length
+    rec.readInt8() // attributes, unused
+    const timestampDelta = Number(rec.readVarLong())
+    const offsetDelta = rec.readVarInt()
+    const key = readVarBytes(rec)
+    const value = readVarBytes(rec)
+    const headerCount = rec.readVarInt()
+    if (headerCount < 0 || headerCount > rec.remaining) throw malformed(`bad header count ${headerCount}`)
     const headers: Array<[string, Buffer | null]> = []
     for (let h = 0; h < headerCount; h++) {
-      const hk = readVarBytes(r)
-      headers.push([hk === null ? '' : hk.toString('utf8'), readVarBytes(r)])
+      const hk = readVarBytes(rec)
+      headers.push([hk === null ? '' : hk.toString('utf8'), readVarBytes(rec)])
     }
-    r.position = end
     out.push({
       offset: header.baseOffset + offsetDelta,
       timestamp: header.baseTimestamp + timestampDelta,

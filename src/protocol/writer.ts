@@ -46,63 +46,76 @@ export class Writer {
     return at
   }
 
+  /** Writes one byte. (Reserve first: reserve() may swap in a new scratch buffer.) */
+  private putByte(v: number): void {
+    const at = this.reserve(1)
+    this.scratch[at] = v
+  }
+
   private flushScratch(): void {
     if (this.pos > this.start) this.chunks.push(this.scratch.subarray(this.start, this.pos))
     this.start = this.pos
   }
 
   appendInt8(v: number): this {
-    this.scratch.writeInt8(v, this.reserve(1))
+    const at = this.reserve(1)
+    this.scratch.writeInt8(v, at)
     return this
   }
 
   appendUInt8(v: number): this {
-    this.scratch[this.reserve(1)] = v
+    this.putByte(v)
     return this
   }
 
   appendBoolean(v: boolean): this {
-    this.scratch[this.reserve(1)] = v ? 1 : 0
+    this.putByte(v ? 1 : 0)
     return this
   }
 
   appendInt16(v: number): this {
-    this.scratch.writeInt16BE(v, this.reserve(2))
+    const at = this.reserve(2)
+    this.scratch.writeInt16BE(v, at)
     return this
   }
 
   appendUInt16(v: number): this {
-    this.scratch.writeUInt16BE(v, this.reserve(2))
+    const at = this.reserve(2)
+    this.scratch.writeUInt16BE(v, at)
     return this
   }
 
   appendInt32(v: number): this {
-    this.scratch.writeInt32BE(v, this.reserve(4))
+    const at = this.reserve(4)
+    this.scratch.writeInt32BE(v, at)
     return this
   }
 
   appendUInt32(v: number): this {
-    this.scratch.writeUInt32BE(v, this.reserve(4))
+    const at = this.reserve(4)
+    this.scratch.writeUInt32BE(v, at)
     return this
   }
 
   appendInt64(v: bigint): this {
-    this.scratch.writeBigInt64BE(v, this.reserve(8))
+    const at = this.reserve(8)
+    this.scratch.writeBigInt64BE(v, at)
     return this
   }
 
   appendFloat64(v: number): this {
-    this.scratch.writeDoubleBE(v, this.reserve(8))
+    const at = this.reserve(8)
+    this.scratch.writeDoubleBE(v, at)
     return this
   }
 
   appendUnsignedVarInt(v: number): this {
     if (v < 0 || v > 0xffffffff || !Number.isInteger(v)) throw encodeError(`unsigned varint out of range: ${v}`)
     while (v >= 0x80) {
-      this.scratch[this.reserve(1)] = (v & 0x7f) | 0x80
+      this.putByte((v & 0x7f) | 0x80)
       v = Math.floor(v / 128)
     }
-    this.scratch[this.reserve(1)] = v
+    this.putByte(v)
     return this
   }
 
@@ -113,10 +126,10 @@ export class Writer {
   appendVarLong(v: bigint): this {
     let u = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n))
     while (u >= 0x80n) {
-      this.scratch[this.reserve(1)] = Number(u & 0x7fn) | 0x80
+      this.putByte(Number(u & 0x7fn) | 0x80)
       u >>= 7n
     }
-    this.scratch[this.reserve(1)] = Number(u)
+    this.putByte(Number(u))
     return this
   }
 
@@ -132,7 +145,8 @@ export class Writer {
       this.chunks.push(v)
       this.total += v.length
     } else if (v.length > 0) {
-      v.copy(this.scratch, this.reserve(v.length))
+      const at = this.reserve(v.length)
+      v.copy(this.scratch, at)
     }
     return this
   }
@@ -144,7 +158,10 @@ export class Writer {
   }
 
   private appendUtf8(v: string, length: number): this {
-    if (length > 0) this.scratch.write(v, this.reserve(length), length, 'utf8')
+    if (length > 0) {
+      const at = this.reserve(length)
+      this.scratch.write(v, at, length, 'utf8')
+    }
     return this
   }
 
@@ -211,7 +228,7 @@ export class Writer {
 
   /** An empty tagged-field block. */
   appendEmptyTaggedFields(): this {
-    this.scratch[this.reserve(1)] = 0
+    this.putByte(0)
     return this
   }
 
