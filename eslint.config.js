@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', '.ci/.node/', 'data/'] },
+  { ignores: ['node_modules/', 'coverage/', '.ci/.node/', 'data/', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

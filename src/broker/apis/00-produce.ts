@@ -1,0 +1,115 @@
+/**
+ * Produce (key 0): validate each partition's record batch like Kafka, drop idempotent retries,
+ * append, and answer once the data is as durable as `acks` asks (acks=0 gets no answer at all).
+ */
+import { KafkaError } from '../../protocol/error-codes.ts'
+import {
+  readProduceRequest,
+  writeProduceResponse,
+  type ProduceRequest,
+  type ProduceResponseInput,
+} from '../../protocol/messages/index.ts'
+import { checkBatch, LOG_OVERHEAD, Offsets, readBatchHeader, Attributes } from '../../protocol/record-batch.ts'
+import { defineApi, NO_RESPONSE } from '../registry.ts'
+import type { Partition } from '../topics.ts'
+
+interface PartitionResult {
+  index: number
+  errorCode: number
+  baseOffset: bigint
+  logStartOffset: bigint
+  errorMessage: string | null
+}
+
+export default defineApi({
+  key: 0,
+  name: 'Produce',
+  minVersion: 3,
+  maxVersion: 11,
+  decode: readProduceRequest,
+  encode: writeProduceResponse,
+  handle(broker, req: ProduceRequest) {
+    const acks = req.acks
+    const touched = new Set<Partition>()
+    const responses = req.topicData.map((t) => ({
+      name: t.name,
+      partitionResponses: t.partitionData.map((p): PartitionResult => {
+        if (acks !== 0 && acks !== 1 && acks !== -1) {
+          return failure(p.index, KafkaError.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${acks}`)
+        }
+        const partition = broker.topics.getPartition(t.name, p.index)
+        if (partition === undefined) {
+          return failure(p.index, KafkaError.UNKNOWN_TOPIC_OR_PARTITION, `no partition ${t.name}-${p.index}`)
+        }
+        const result = appendBatch(partition, p.records, req.transactionalId)
+        if (result.errorCode === KafkaError.NONE) touched.add(partition)
+        return result
+      }),
+    }))
+    const response: ProduceResponseInput = { responses }
+    if (acks === 0) return NO_RESPONSE
+    if (acks === -1 && touched.size > 0) return broker.durable(touched).then(() => response)
+    return response
+  },
+})
+
+function failure(index: number, errorCode: number, errorMessage: string): PartitionResult {
+  return { index, errorCode, baseOffset: -1n, logStartOffset: -1n, errorMessage }
+}
+
+const PROBLEM_CODES = {
+  CORRUPT_MESSAGE: KafkaError.CORRUPT_MESSAGE,
+  INVALID_RECORD: KafkaError.INVALID_RECORD,
+  UNSUPPORTED_COMPRESSION_TYPE: KafkaError.UNSUPPORTED_COMPRESSION_TYPE,
+} as const
+
+function appendBatch(partition: Partition, records: Buffer | null, transactionalId: string | null): PartitionResult {
+  const index = partition.index
+  if (records === null || records.length === 0) {
+    return failure(index, KafkaError.INVALID_RECORD, 'no records')
+  }
+  if (records.length < LOG_OVERHEAD) return failure(index, KafkaError.CORRUPT_MESSAGE, 'truncated record batch')
+  // Produce v3+ carries exactly one batch per partition.
+  const size = records.readInt32BE(Offsets.batchLength) + LOG_OVERHEAD
+  if (size !== records.length) {
+    return failure(
+      index,
+      KafkaError.INVALID_RECORD,
+      'a produce request must hold exactly one record batch per partition',
+    )
+  }
+  const maxBytes = Number(partition.topic.config['max.message.bytes'])
+  if (size > maxBytes) {
+    return failure(index, KafkaError.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${maxBytes}`)
+  }
+  const check = checkBatch(records, 0, size)
+  if (check.problem !== null) return failure(index, PROBLEM_CODES[check.problem], check.detail)
+  const header = readBatchHeader(records)
+  if (header.attributes & Attributes.transactional || transactionalId !== null) {
+    return failure(index, KafkaError.INVALID_TXN_STATE, 'transactions are not supported by this broker')
+  }
+  const log = partition.log
+  if (header.producerId >= 0) {
+    const seq = partition.producers.check(header)
+    if (seq.kind === 'duplicate') {
+      return {
+        index,
+        errorCode: KafkaError.NONE,
+        baseOffset: BigInt(seq.baseOffset),
+        logStartOffset: BigInt(log.logStartOffset),
+        errorMessage: null,
+      }
+    }
+    if (seq.kind === 'error') return failure(index, seq.errorCode, seq.message)
+  }
+  const appended = log.append(records)
+  if (header.producerId >= 0) partition.producers.record(header, appended.baseOffset, Date.now())
+  partition.notify()
+  return {
+    index,
+    errorCode: KafkaError.NONE,
+    baseOffset: BigInt(appended.baseOffset),
+    logStartOffset: BigInt(log.logStartOffset),
+    errorMessage: null,
+  }
+}

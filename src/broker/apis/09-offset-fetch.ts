@@ -1,0 +1,57 @@
+/**
+ * OffsetFetch (key 9): committed offsets of a group (v0–7) or of several groups (v8+);
+ * topics = null asks for every committed partition.
+ */
+import {
+  readOffsetFetchRequest,
+  writeOffsetFetchResponse,
+  type OffsetFetchRequest,
+  type OffsetFetchResponseInput,
+} from '../../protocol/messages/index.ts'
+import type { BrokerContext } from '../context.ts'
+import { defineApi } from '../registry.ts'
+
+export default defineApi({
+  key: 9,
+  name: 'OffsetFetch',
+  minVersion: 1,
+  maxVersion: 9,
+  decode: readOffsetFetchRequest,
+  encode: writeOffsetFetchResponse,
+  handle(broker, req: OffsetFetchRequest, info): OffsetFetchResponseInput {
+    if (info.apiVersion >= 8) {
+      return {
+        groups: req.groups.map((g) => {
+          const result = fetch(broker, g.groupId, g.topics)
+          return { groupId: g.groupId, errorCode: result.errorCode, topics: result.topics }
+        }),
+      }
+    }
+    const result = fetch(broker, req.groupId, req.topics)
+    return { errorCode: result.errorCode, topics: result.topics }
+  },
+})
+
+function fetch(
+  broker: BrokerContext,
+  groupId: string,
+  topics: Array<{ name: string; partitionIndexes: number[] }> | null,
+) {
+  const result = broker.groups.fetchOffsets(
+    groupId,
+    topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+  )
+  return {
+    errorCode: result.errorCode,
+    topics: result.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        committedOffset: BigInt(p.committedOffset),
+        committedLeaderEpoch: p.committedLeaderEpoch,
+        metadata: p.metadata,
+        errorCode: p.errorCode,
+      })),
+    })),
+  }
+}
