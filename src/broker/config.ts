@@ -233,7 +233,8 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = Object.fromEntries(
 export function parseTopicConfigs(overrides: Record<string, string | null>, base: TopicConfig): TopicConfig | string {
   const out = { ...base }
   for (const [key, value] of Object.entries(overrides)) {
-    const def = TOPIC_CONFIG_DEFS[key]
+    // hasOwn: names such as "toString" or "__proto__" must not find Object.prototype members.
+    const def = Object.hasOwn(TOPIC_CONFIG_DEFS, key) ? TOPIC_CONFIG_DEFS[key] : undefined
     if (def === undefined) return `unknown topic config ${key}`
     if (value === null) return `config ${key} needs a value`
     const problem = def.validate(value)

@@ -37,6 +37,11 @@ export class BrokerContext {
   private readonly timers: NodeJS.Timeout[] = []
   private closed = false
 
+  /** True once close() has begun: long polls stop waiting and answer with what they have. */
+  get closing(): boolean {
+    return this.closed
+  }
+
   constructor(options: ResolvedBrokerOptions, registry: ApiRegistry) {
     this.options = options
     this.registry = registry
@@ -96,6 +101,8 @@ export class BrokerContext {
         resolve(reason)
       }
       const timer = setTimeout(() => done('timeout'), Math.max(0, timeoutMs))
+      // A parked fetch must not keep the process alive; close() wakes every parked fetch anyway.
+      timer.unref()
       for (const p of partitions) unregister.push(p.onAppend(() => done('append')))
     })
   }

@@ -5,6 +5,8 @@
  * directory per partition `<dataDir>/topics/<topic>/<n>/` holding the log segments, and
  * `<n>.producers` beside it (the idempotent-producer snapshot). topic.json is written last and
  * atomically, so a topic directory without it is a creation that did not finish and is removed.
+ * A deleted topic's directory is first moved to `<dataDir>/trash/`, emptied on the next start if a
+ * crash interrupted the removal.
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
@@ -83,9 +85,9 @@ export class Partition {
     this.notify()
   }
 
-  destroy(): void {
-    this.log.destroy()
-    fs.rmSync(this.snapshotFile, { force: true })
+  /** Closes without saving producer state: the topic is being deleted. */
+  discard(): void {
+    this.log.close()
     this.notify()
   }
 }
@@ -142,16 +144,20 @@ export class TopicManager {
   private readonly byName = new Map<string, Topic>()
   private readonly byId = new Map<string, Topic>()
   private readonly root: string
+  private readonly trash: string
   private readonly defaults: TopicConfig
   private readonly logger: Logger
   private readonly now: () => number
 
   constructor(dataDir: string, defaults: TopicConfig, logger: Logger, now: () => number = Date.now) {
     this.root = path.join(dataDir, 'topics')
+    this.trash = path.join(dataDir, 'trash')
     this.defaults = defaults
     this.logger = logger
     this.now = now
     fs.mkdirSync(this.root, { recursive: true })
+    fs.rmSync(this.trash, { recursive: true, force: true })
+    fs.mkdirSync(this.trash, { recursive: true })
   }
 
   /** Opens every topic found on disk, recovering each partition's log. */
@@ -160,8 +166,8 @@ export class TopicManager {
       if (!entry.isDirectory()) continue
       const dir = path.join(this.root, entry.name)
       const file = path.join(dir, 'topic.json')
-      if (entry.name.includes('.deleting-') || !fs.existsSync(file)) {
-        // An unfinished creation or deletion: finish removing it.
+      if (!fs.existsSync(file)) {
+        // A creation that did not finish: remove it.
         fs.rmSync(dir, { recursive: true, force: true })
         continue
       }
@@ -233,9 +239,10 @@ export class TopicManager {
     if (topic === undefined) throw new TopicError(KafkaError.UNKNOWN_TOPIC_OR_PARTITION, `no topic ${name}`)
     this.byName.delete(name)
     this.byId.delete(topic.idHex)
-    // Rename first so that a crash in the middle never leaves half a topic that looks whole.
-    const doomed = `${topic.dir}.deleting-${Date.now()}`
-    for (const p of topic.partitions) p.destroy()
+    for (const p of topic.partitions) p.discard()
+    // Move out of topics/ first (one atomic rename), so that a crash in the middle never leaves
+    // half a topic that looks whole; the trash is emptied here or on the next start.
+    const doomed = path.join(this.trash, `${topic.idHex}-${Date.now()}`)
     fs.renameSync(topic.dir, doomed)
     fs.rmSync(doomed, { recursive: true, force: true })
     this.logger.info({ topic: name }, 'deleted topic')

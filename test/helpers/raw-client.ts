@@ -11,6 +11,32 @@ import { Writer } from '../../src/protocol/writer.ts'
 type Encode<T> = (w: Writer, version: number, value: T) => unknown
 type Decode<R> = (r: Reader, version: number) => R
 
+/** Encodes one request frame, size prefix included. */
+export function encodeRequestFrame<Req>(
+  apiKey: number,
+  version: number,
+  correlationId: number,
+  encode: Encode<Req>,
+  body: Req,
+  clientId: string | null = 'raw-test',
+): Buffer {
+  const w = Writer.create().appendInt32(0).appendInt16(apiKey).appendInt16(version).appendInt32(correlationId)
+  w.appendNullableString(clientId)
+  if (requestHeaderVersion(apiKey, version) >= 2) w.appendEmptyTaggedFields()
+  encode(w, version, body)
+  const frame = w.toBuffer()
+  frame.writeInt32BE(frame.length - 4, 0)
+  return frame
+}
+
+/** Decodes a response frame (without its size prefix) of `apiKey` at `version`. */
+export function decodeResponseFrame<Res>(payload: Buffer, apiKey: number, version: number, decode: Decode<Res>): Res {
+  const r = new Reader(payload)
+  r.readInt32() // correlation id
+  if (responseHeaderVersion(apiKey, version) >= 1) r.readTaggedFields()
+  return decode(r, version)
+}
+
 export class RawClient {
   private readonly socket: net.Socket
   private buffered = Buffer.alloc(0)
@@ -18,9 +44,15 @@ export class RawClient {
   private readonly pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>()
   private closedError: Error | null = null
   readonly closed: Promise<void>
+  /** Correlation ids of every response received, in arrival order. */
+  readonly arrivals: number[] = []
+  /** Response frames that no request was waiting for (e.g. an answer to an acks=0 produce). */
+  readonly unmatched: Buffer[] = []
 
   private constructor(socket: net.Socket) {
     this.socket = socket
+    // Small writes leave at once (tests split frames into single bytes on purpose).
+    socket.setNoDelay(true)
     socket.on('data', (chunk) => this.onData(chunk))
     this.closed = new Promise((resolve) => {
       socket.on('close', () => {
@@ -50,10 +82,7 @@ export class RawClient {
     clientId: string | null = 'raw-test',
   ): Promise<Res> {
     const payload = await this.requestRaw(apiKey, version, encode, body, clientId)
-    const r = new Reader(payload)
-    r.readInt32() // correlation id, matched already
-    if (responseHeaderVersion(apiKey, version) >= 1) r.readTaggedFields()
-    return decode(r, version)
+    return decodeResponseFrame(payload, apiKey, version, decode)
   }
 
   /** Sends a request and resolves with the response frame (without its size prefix). */
@@ -65,13 +94,32 @@ export class RawClient {
     clientId: string | null = 'raw-test',
   ): Promise<Buffer> {
     const correlationId = this.nextCorrelationId++
-    const w = Writer.create().appendInt32(0).appendInt16(apiKey).appendInt16(version).appendInt32(correlationId)
-    w.appendNullableString(clientId)
-    if (requestHeaderVersion(apiKey, version) >= 2) w.appendEmptyTaggedFields()
-    encode(w, version, body)
-    const frame = w.toBuffer()
-    frame.writeInt32BE(frame.length - 4, 0)
-    return this.sendFrame(frame, correlationId)
+    return this.sendFrame(encodeRequestFrame(apiKey, version, correlationId, encode, body, clientId), correlationId)
+  }
+
+  /** Sends a request that expects no response (acks=0 produce); returns its correlation id. */
+  sendOnly<Req>(
+    apiKey: number,
+    version: number,
+    encode: Encode<Req>,
+    body: Req,
+    clientId: string | null = 'raw-test',
+  ): number {
+    const correlationId = this.nextCorrelationId++
+    // Nothing to wait for; a closed connection shows up in the caller's next request.
+    this.sendFrame(encodeRequestFrame(apiKey, version, correlationId, encode, body, clientId)).catch(() => {})
+    return correlationId
+  }
+
+  /** A correlation id for a hand-built frame, never used by this client's own requests. */
+  takeCorrelationId(): number {
+    return this.nextCorrelationId++
+  }
+
+  /** Resolves with the response to `correlationId`, for frames written by a later sendFrame. */
+  expect(correlationId: number): Promise<Buffer> {
+    if (this.closedError) return Promise.reject(this.closedError)
+    return new Promise<Buffer>((resolve, reject) => this.pending.set(correlationId, { resolve, reject }))
   }
 
   /** Sends bytes as they are; resolves with the response to `correlationId` when one is expected. */
@@ -89,6 +137,11 @@ export class RawClient {
     this.socket.destroy()
   }
 
+  /** Half-closes: the broker reads everything sent so far, then closes its side. */
+  end(): void {
+    this.socket.end()
+  }
+
   private onData(chunk: Buffer): void {
     this.buffered = Buffer.concat([this.buffered, chunk])
     while (this.buffered.length >= 4) {
@@ -97,10 +150,13 @@ export class RawClient {
       const frame = this.buffered.subarray(4, 4 + size)
       this.buffered = this.buffered.subarray(4 + size)
       const id = frame.readInt32BE(0)
+      this.arrivals.push(id)
       const p = this.pending.get(id)
       if (p !== undefined) {
         this.pending.delete(id)
         p.resolve(frame)
+      } else {
+        this.unmatched.push(frame)
       }
     }
   }

@@ -43,22 +43,21 @@ export default defineApi({
   encode: writeFetchResponse,
   async handle(broker, req: FetchRequest, info) {
     const byId = info.apiVersion >= 13
-    const targets: Target[] = req.topics.map((t) => {
-      const topic = byId ? broker.topics.getById(t.topicId) : broker.topics.get(t.topic)
-      return {
-        topic,
-        topicName: t.topic,
-        topicId: t.topicId,
-        partitions: t.partitions.map((p) => ({
-          index: p.partition,
-          fetchOffset: Number(p.fetchOffset),
-          maxBytes: p.partitionMaxBytes,
-        })),
-      }
-    })
+    const targets: Target[] = req.topics.map((t) => ({
+      topic: undefined,
+      topicName: t.topic,
+      topicId: t.topicId,
+      partitions: t.partitions.map((p) => ({
+        index: p.partition,
+        fetchOffset: Number(p.fetchOffset),
+        maxBytes: p.partitionMaxBytes,
+      })),
+    }))
     const readCommitted = req.isolationLevel === 1
     const deadline = Date.now() + Math.max(0, req.maxWaitMs)
     for (;;) {
+      // Look the topics up again after each wait: one deleted meanwhile has closed logs.
+      for (const t of targets) t.topic = byId ? broker.topics.getById(t.topicId) : broker.topics.get(t.topicName)
       const { response, bytes, error } = readAll(targets, req.maxBytes, readCommitted, byId)
       const remaining = deadline - Date.now()
       if (bytes >= req.minBytes || error || remaining <= 0) return response
@@ -74,6 +73,7 @@ export default defineApi({
       } else {
         await broker.waitForAppend(watched, remaining)
       }
+      if (broker.closing) return response
     }
   },
 })

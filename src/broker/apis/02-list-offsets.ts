@@ -3,6 +3,7 @@
  * the high watermark), max timestamp (-3), earliest local (-4), or the first record whose timestamp
  * is at or after the given one (looking inside that batch, decompressing it when needed).
  */
+import { isTickflowError } from '../../errors.ts'
 import { decodeBatch } from '../../protocol/batch-decoder.ts'
 import { KafkaError } from '../../protocol/error-codes.ts'
 import {
@@ -10,6 +11,7 @@ import {
   writeListOffsetsResponse,
   type ListOffsetsRequest,
 } from '../../protocol/messages/index.ts'
+import { readBatchHeader, type Record } from '../../protocol/record-batch.ts'
 import { defineApi } from '../registry.ts'
 import type { Partition } from '../topics.ts'
 
@@ -71,9 +73,9 @@ function lookup(
   if (timestamp < 0) return { offset: -1, timestamp: -1 }
   const batch = log.findBatchByTimestamp(timestamp)
   if (batch === null) return { offset: -1, timestamp: -1 }
-  const { header, records } = decodeBatch(batch)
+  const header = readBatchHeader(batch)
   if (header.baseOffset >= end) return { offset: -1, timestamp: -1 }
-  const record = records.find((r) => r.timestamp >= timestamp)
+  const record = recordsOf(batch).find((r) => r.timestamp >= timestamp)
   // The batch's max timestamp says a record qualifies; fall back to the batch if decoding disagrees.
   return record === undefined
     ? { offset: header.baseOffset, timestamp: header.maxTimestamp }
@@ -94,9 +96,22 @@ function maxTimestamp(partition: Partition, end: number): { offset: number; time
   })
   if (best.offset >= 0) {
     bestBatch = log.read(best.offset, 1, end)
-    const { records } = decodeBatch(bestBatch)
-    const r = records.find((x) => x.timestamp === best.timestamp)
+    const r = recordsOf(bestBatch).find((x) => x.timestamp === best.timestamp)
     if (r !== undefined) best = { offset: r.offset, timestamp: r.timestamp }
   }
   return best
+}
+
+/**
+ * The records of a stored batch, or none when they do not decode: produce checks only the batch
+ * header and CRC, so a client may have stored records that are not, and the answer then falls
+ * back to the batch's own offsets instead of failing the request.
+ */
+function recordsOf(batch: Buffer): Record[] {
+  try {
+    return decodeBatch(batch).records
+  } catch (err) {
+    if (isTickflowError(err)) return []
+    throw err
+  }
 }

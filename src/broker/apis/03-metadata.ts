@@ -23,13 +23,17 @@ export default defineApi({
   maxVersion: 12,
   decode: readMetadataRequest,
   encode: writeMetadataResponse,
-  handle(broker, req: MetadataRequest): MetadataResponseInput {
+  handle(broker, req: MetadataRequest, info): MetadataResponseInput {
     let topics: NonNullable<MetadataResponseInput['topics']>
     if (req.topics === null) {
       topics = broker.topics.list().map((t) => describeTopic(broker, t))
     } else {
       topics = req.topics.map((rt) => {
         const byId = rt.name === null || rt.name === undefined
+        if (byId && info.apiVersion < 12) {
+          // As Kafka: lookups by id start at v12, and v10-11 responses cannot carry a null name.
+          return { errorCode: KafkaError.INVALID_REQUEST, name: '', topicId: rt.topicId, partitions: [] }
+        }
         const topic = byId ? broker.topics.getById(rt.topicId) : broker.topics.get(rt.name as string)
         if (topic !== undefined) return describeTopic(broker, topic)
         if (byId) {

@@ -1,7 +1,8 @@
 /**
- * InitProducerId (key 22): a producer id and epoch for an idempotent producer. A producer that
- * presents its current id and epoch (v3+, KIP-360) gets the epoch bumped instead of a new id.
- * Transactional ids are refused: this broker does not implement transactions yet.
+ * InitProducerId (key 22): a fresh producer id, epoch 0, for an idempotent producer. As in Kafka,
+ * a request without a transactional id always gets a new id: the id and epoch it may carry (v3+)
+ * only matter for transactional producers. Transactional ids are refused: this broker does not
+ * implement transactions yet.
  */
 import { KafkaError } from '../../protocol/error-codes.ts'
 import {
@@ -10,8 +11,6 @@ import {
   type InitProducerIdRequest,
 } from '../../protocol/messages/index.ts'
 import { defineApi } from '../registry.ts'
-
-const MAX_EPOCH = 32767
 
 export default defineApi({
   key: 22,
@@ -23,9 +22,6 @@ export default defineApi({
   handle(broker, req: InitProducerIdRequest) {
     if (req.transactionalId !== null) {
       return { errorCode: KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1n, producerEpoch: -1 }
-    }
-    if (req.producerId >= 0n && req.producerEpoch >= 0 && req.producerEpoch < MAX_EPOCH - 1) {
-      return { errorCode: KafkaError.NONE, producerId: req.producerId, producerEpoch: req.producerEpoch + 1 }
     }
     return { errorCode: KafkaError.NONE, producerId: BigInt(broker.allocateProducerId()), producerEpoch: 0 }
   },

@@ -1,0 +1,82 @@
+/** InitProducerId (key 22): fresh ids, refused transactional ids, no reuse. */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { KafkaError } from '../../../src/protocol/error-codes.ts'
+import { readInitProducerIdResponse, writeInitProducerIdRequest } from '../../../src/protocol/messages/index.ts'
+import type { RawClient } from '../../helpers/raw-client.ts'
+import { startTestBroker } from '../../helpers/broker.ts'
+import { brokerHome, connect } from '../../helpers/wire.ts'
+
+const init = (
+  c: RawClient,
+  version: number,
+  o: { transactionalId?: string | null; producerId?: bigint; producerEpoch?: number } = {},
+) =>
+  c.request(22, version, writeInitProducerIdRequest, readInitProducerIdResponse, {
+    transactionalId: o.transactionalId ?? null,
+    transactionTimeoutMs: 60_000,
+    producerId: o.producerId ?? -1n,
+    producerEpoch: o.producerEpoch ?? -1,
+  })
+
+test('hands out distinct producer ids at epoch 0, at every version', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  const ids = new Set<bigint>()
+  for (let version = 0; version <= 5; version++) {
+    const res = await init(c, version)
+    assert.equal(res.errorCode, KafkaError.NONE)
+    assert.equal(res.producerEpoch, 0)
+    assert.ok(res.producerId >= 0n)
+    ids.add(res.producerId)
+  }
+  assert.equal(ids.size, 6)
+})
+
+test('v3+: an id and epoch presented without a transactional id still get a fresh id at epoch 0', async (t) => {
+  // Kafka ignores them for idempotent producers; bumping the presented id would let any client
+  // fence, or collide with, another producer's id.
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  const first = await init(c, 4)
+  for (const version of [3, 4, 5]) {
+    const again = await init(c, version, { producerId: first.producerId, producerEpoch: first.producerEpoch })
+    assert.equal(again.errorCode, KafkaError.NONE)
+    assert.notEqual(again.producerId, first.producerId)
+    assert.equal(again.producerEpoch, 0)
+  }
+})
+
+test('transactional ids are refused (transactions are not implemented)', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  for (const version of [0, 5]) {
+    const res = await init(c, version, { transactionalId: 'tx' })
+    assert.equal(res.errorCode, KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    assert.equal(res.producerId, -1n)
+  }
+})
+
+test('ids are never reused after a restart', async (t) => {
+  const home = brokerHome(t)
+  const seen: bigint[] = []
+  for (let round = 0; round < 3; round++) {
+    const broker = await home.start()
+    const c = await connect(t, broker)
+    for (let i = 0; i < 3; i++) seen.push((await init(c, 4)).producerId)
+    c.close()
+    await broker.close()
+  }
+  assert.equal(new Set(seen).size, seen.length)
+})
+
+test('an epoch bump of an id this broker never handed out does not make that id shared', async (t) => {
+  // Kafka answers every InitProducerId without a transactional id with a fresh id at epoch 0.
+  // Bumping whatever id a client presents lets it claim an id that is handed out later.
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  const first = await init(c, 4)
+  const claimed = await init(c, 4, { producerId: first.producerId + 1n, producerEpoch: 0 })
+  const next = await init(c, 4)
+  assert.notEqual(next.producerId, claimed.producerId)
+})
