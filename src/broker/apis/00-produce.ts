@@ -1,6 +1,10 @@
 /**
  * Produce (key 0): validate each partition's record batch like Kafka, drop idempotent retries,
  * append, and answer once the data is as durable as `acks` asks (acks=0 gets no answer at all).
+ *
+ * Versions 0–2 (message formats older than RecordBatch v2) are advertised but refused with
+ * UNSUPPORTED_VERSION per partition, as Apache Kafka 4 does (KAFKA-18659): librdkafka before 2.10
+ * only compresses with gzip, snappy or lz4 when the broker's Produce range includes v0.
  */
 import { KafkaError } from '../../protocol/error-codes.ts'
 import {
@@ -13,6 +17,9 @@ import { checkBatch, LOG_OVERHEAD, Offsets, readBatchHeader, Attributes } from '
 import { defineApi, NO_RESPONSE } from '../registry.ts'
 import type { Partition } from '../topics.ts'
 
+/** The first Produce version that carries RecordBatch v2. */
+const MIN_RECORD_BATCH_VERSION = 3
+
 interface PartitionResult {
   index: number
   errorCode: number
@@ -24,12 +31,23 @@ interface PartitionResult {
 export default defineApi({
   key: 0,
   name: 'Produce',
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 11,
   decode: readProduceRequest,
   encode: writeProduceResponse,
-  handle(broker, req: ProduceRequest) {
+  handle(broker, req: ProduceRequest, info) {
     const acks = req.acks
+    if (info.apiVersion < MIN_RECORD_BATCH_VERSION) {
+      if (acks === 0) return NO_RESPONSE
+      return {
+        responses: req.topicData.map((t) => ({
+          name: t.name,
+          partitionResponses: t.partitionData.map((p) =>
+            failure(p.index, KafkaError.UNSUPPORTED_VERSION, 'Produce v0-2 are not supported: use v3 or later'),
+          ),
+        })),
+      }
+    }
     const touched = new Set<Partition>()
     const responses = req.topicData.map((t) => ({
       name: t.name,

@@ -273,3 +273,18 @@ test('idempotence state survives a broker restart on the same data directory', a
     })
   }
 })
+
+test('v0-2 are advertised but refused per partition with UNSUPPORTED_VERSION, appending nothing', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'old', 1)
+  for (const version of [0, 1, 2]) {
+    const res = await c.request(0, version, writeProduceRequest, readProduceResponse, {
+      acks: -1,
+      timeoutMs: 1000,
+      topicData: [{ name: 'old', partitionData: [{ index: 0, records: batchOf(['x']) }] }],
+    })
+    assert.equal(res.responses[0].partitionResponses[0].errorCode, KafkaError.UNSUPPORTED_VERSION)
+  }
+  assert.equal(broker.context.topics.getPartition('old', 0)?.log.logEndOffset, 0)
+})

@@ -106,7 +106,11 @@ function assertSameRecords(got: ConsumedRecord[], expected: TestRecord[]): void 
   }
   assert.equal(want.size, 0, 'every record was received once')
   const byPartition = new Map<number, number[]>()
-  for (const r of got) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r.offset])
+  for (const r of got) {
+    const list = byPartition.get(r.partition)
+    if (list === undefined) byPartition.set(r.partition, [r.offset])
+    else list.push(r.offset)
+  }
   for (const [p, offsets] of byPartition) {
     offsets.sort((a, b) => a - b)
     offsets.forEach((o, i) => assert.equal(o, i, `partition ${p} offsets are dense from 0`))
