@@ -7,9 +7,10 @@
  *   - produce throughput (records/s, MB/s) and the broker's CPU use while serving it;
  *   - consume throughput from the beginning of the topic;
  *   - produce latency percentiles (one message per request, sequentially) for the Node clients.
- * The comparison in the same run: the three clients against the same broker, and the broker's CPU
+ * The comparisons in the same run: the three clients against the same broker; the broker's CPU
  * share next to the client's (a broker below 100% of a core while the client is at 100% is not
- * the bottleneck).
+ * the bottleneck); and the disk's own sequential write rate (the same bytes written in 1 MB
+ * `fs.writeSync` calls, no broker), the ceiling for produce throughput.
  *
  * Options: --records N (kcat, default 2,000,000), --node-records N (Node clients, default 200,000),
  * --latency-samples N (default 2,000), --sizes 100,1024, --acks 1,all, --flush sync|interval|none.
@@ -169,6 +170,20 @@ function kcat(argv: string[]): Promise<number> {
   })
 }
 
+/** The same number of bytes written to a file in 1 MB writes, then fsynced once: the disk's ceiling. */
+async function benchDisk(size: number): Promise<void> {
+  const file = path.join(dataDir, 'disk-baseline')
+  const chunk = Buffer.alloc(1024 * 1024, 'x')
+  const bytes = KCAT_RECORDS * (size + 70) // record plus its batch and record overhead, roughly
+  await measure('fs.writeSync (no broker)', 'write', size, '–', KCAT_RECORDS, async () => {
+    const fd = fs.openSync(file, 'w')
+    for (let written = 0; written < bytes; written += chunk.length) fs.writeSync(fd, chunk)
+    fs.fsyncSync(fd)
+    fs.closeSync(fd)
+  })
+  fs.rmSync(file)
+}
+
 async function benchKcat(size: number, acks: '1' | 'all'): Promise<void> {
   const topic = `kcat-${size}-${acks}`
   const file = recordsFile(size, KCAT_RECORDS)
@@ -300,6 +315,7 @@ function fmt(n: number): string {
 
 try {
   for (const size of SIZES) {
+    await benchDisk(size)
     for (const acks of ACKS) {
       await benchKcat(size, acks)
       await benchPlatformatic(size, acks)

@@ -6,7 +6,9 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { buildControlBatch, readBatchHeader } from '../protocol/record-batch.ts'
 import { GroupCoordinator } from './groups/index.ts'
+import { TransactionCoordinator, type TopicPartition } from './transactions/coordinator.ts'
 import type { ApiRegistry } from './registry.ts'
 import type { ResolvedBrokerOptions } from './config.ts'
 import { TopicManager, type Partition, type Topic } from './topics.ts'
@@ -26,6 +28,7 @@ export class BrokerContext {
   readonly registry: ApiRegistry
   readonly topics: TopicManager
   readonly groups: GroupCoordinator
+  readonly transactions: TransactionCoordinator
   readonly clusterId: string
   readonly nodeId: number
   /** The address clients are told to connect to; set once the server listens. */
@@ -59,6 +62,16 @@ export class BrokerContext {
       initialRebalanceDelayMs: options.initialRebalanceDelayMs,
       fsync: options.flushPolicy !== 'none',
     })
+    this.transactions = new TransactionCoordinator({
+      dataDir: options.dataDir,
+      fsync: options.flushPolicy !== 'none',
+      logger: options.logger,
+      hooks: {
+        allocateProducerId: () => this.allocateProducerId(),
+        writeMarkers: (pid, epoch, commit, partitions) => this.writeMarkers(pid, epoch, commit, partitions),
+        commitOffsets: (groupId, entries) => this.groups.commitTransactionalOffsets(groupId, entries),
+      },
+    })
     this.startTimers()
   }
 
@@ -69,6 +82,28 @@ export class BrokerContext {
       this.writeState()
     }
     return this.nextProducerId++
+  }
+
+  /**
+   * Writes a transaction's COMMIT or ABORT marker to each of its partitions (a deleted partition is
+   * skipped) and resolves once they are durable.
+   */
+  async writeMarkers(
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+    partitions: TopicPartition[],
+  ): Promise<void> {
+    const written: Partition[] = []
+    const now = Date.now()
+    for (const [topic, index] of partitions) {
+      const partition = this.topics.getPartition(topic, index)
+      if (partition === undefined) continue
+      const marker = buildControlBatch({ producerId, producerEpoch, commit, timestamp: now })
+      partition.append(marker, readBatchHeader(marker), now)
+      written.push(partition)
+    }
+    await this.durable(written)
   }
 
   /** Creates a topic with the broker's default partition count, when auto-creation is enabled. */
@@ -111,6 +146,7 @@ export class BrokerContext {
     if (this.closed) return
     this.closed = true
     for (const t of this.timers) clearInterval(t)
+    await this.transactions.close()
     await this.groups.close()
     this.topics.close()
   }

@@ -26,6 +26,12 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const resolved = resolveBrokerOptions(options)
   const registry = registerApis(new ApiRegistry())
   const context = new BrokerContext(resolved, registry)
+  try {
+    await context.transactions.recover()
+  } catch (err) {
+    await context.close()
+    throw err
+  }
   const server = new BrokerServer(context)
   let bound: { host: string; port: number }
   try {

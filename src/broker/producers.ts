@@ -1,17 +1,24 @@
 /**
- * Idempotent-producer state. Kafka's rules, per (producerId, partition):
+ * Producer state of one partition: idempotence and transactions.
+ *
+ * Idempotence, Kafka's rules per (producerId, partition):
  * - keep the last 5 batches {firstSeq, lastSeq, baseOffset, lastOffset} and the epoch;
  * - a batch equal to a cached one is a retry: answer NONE with the original offsets, append nothing
  *   (never DUPLICATE_SEQUENCE_NUMBER: KafkaJS treats that as fatal);
  * - a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is INVALID_PRODUCER_EPOCH;
  * - a newer epoch must start at sequence 0; the first batch of an unknown producer may have any sequence.
  *
- * The table is rebuilt on start from a snapshot plus the batch headers after it, so retries across
- * a broker restart are still recognised.
+ * Transactions: the first transactional batch of a producer opens a transaction at its offset; a
+ * COMMIT or ABORT marker closes it. The last stable offset (LSO) is the first offset of the oldest
+ * open transaction; aborted transactions are remembered (producer id, first offset, marker offset)
+ * so that read_committed fetches can tell clients which records to drop.
+ *
+ * The state is rebuilt on start from a snapshot plus the batches after it, so retries and open
+ * transactions are still recognised across a broker restart.
  */
 import fs from 'node:fs'
 import { KafkaError } from '../protocol/error-codes.ts'
-import type { BatchHeader } from '../protocol/record-batch.ts'
+import { Attributes, type BatchHeader } from '../protocol/record-batch.ts'
 
 const WINDOW = 5
 const INT32_MAX = 0x7fffffff
@@ -30,10 +37,25 @@ interface ProducerEntry {
   lastTimestamp: number
 }
 
+export interface AbortedTransaction {
+  producerId: number
+  firstOffset: number
+  /** Offset of the ABORT marker. */
+  lastOffset: number
+}
+
 export type SequenceCheck =
   | { kind: 'append' }
   | { kind: 'duplicate'; baseOffset: number; lastOffset: number }
   | { kind: 'error'; errorCode: number; message: string }
+
+interface Snapshot {
+  version: 2
+  offset: number
+  producers: Array<[number, ProducerEntry]>
+  open: Array<[number, number]>
+  aborted: AbortedTransaction[]
+}
 
 /** The next sequence after `seq`, wrapping at int32 max as Kafka does. */
 const nextSeq = (seq: number): number => (seq === INT32_MAX ? 0 : seq + 1)
@@ -44,6 +66,10 @@ const lastSeqOf = (h: BatchHeader): number =>
 
 export class PartitionProducers {
   private readonly entries = new Map<number, ProducerEntry>()
+  /** Open transactions: producer id -> first offset. */
+  private readonly open = new Map<number, number>()
+  /** Aborted transactions, in marker-offset order. */
+  private aborted: AbortedTransaction[] = []
 
   get size(): number {
     return this.entries.size
@@ -60,8 +86,11 @@ export class PartitionProducers {
         message: `epoch ${h.producerEpoch} is older than ${entry.epoch}`,
       }
     }
-    if (h.producerEpoch > entry.epoch) {
-      return h.baseSequence === 0
+    const last = entry.batches[entry.batches.length - 1]
+    if (h.producerEpoch > entry.epoch || last === undefined) {
+      // A new epoch starts over at 0; so does a producer whose last write was a marker (a
+      // transactional producer bumped by a timeout or re-initialisation).
+      return h.baseSequence === 0 || last === undefined
         ? { kind: 'append' }
         : {
             kind: 'error',
@@ -75,8 +104,7 @@ export class PartitionProducers {
         return { kind: 'duplicate', baseOffset: b.baseOffset, lastOffset: b.lastOffset }
       }
     }
-    const last = entry.batches[entry.batches.length - 1]
-    if (last !== undefined && h.baseSequence !== nextSeq(last.lastSeq)) {
+    if (h.baseSequence !== nextSeq(last.lastSeq)) {
       return {
         kind: 'error',
         errorCode: KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -86,7 +114,10 @@ export class PartitionProducers {
     return { kind: 'append' }
   }
 
-  /** Records an appended batch (also used when replaying the log on start). */
+  /**
+   * Records an appended data batch (also used when replaying the log on start). Transaction
+   * markers go through {@link recordMarker} instead.
+   */
   record(h: BatchHeader, baseOffset: number, now: number): void {
     if (h.producerId < 0) return
     let entry = this.entries.get(h.producerId)
@@ -94,7 +125,11 @@ export class PartitionProducers {
       entry = { epoch: h.producerEpoch, batches: [], lastTimestamp: now }
       this.entries.set(h.producerId, entry)
     }
-    if (h.baseSequence < 0) return // transactional control batches carry no sequence
+    entry.lastTimestamp = now
+    if (h.attributes & Attributes.transactional && !this.open.has(h.producerId)) {
+      this.open.set(h.producerId, baseOffset)
+    }
+    if (h.baseSequence < 0) return
     entry.batches.push({
       firstSeq: h.baseSequence,
       lastSeq: lastSeqOf(h),
@@ -102,54 +137,115 @@ export class PartitionProducers {
       lastOffset: baseOffset + h.lastOffsetDelta,
     })
     if (entry.batches.length > WINDOW) entry.batches.shift()
-    entry.lastTimestamp = now
   }
 
-  /** Forgets producers idle for longer than `maxIdleMs`. */
+  /** Records a COMMIT or ABORT marker written at `offset`: closes the producer's open transaction. */
+  recordMarker(producerId: number, epoch: number, commit: boolean, offset: number, now: number): void {
+    const entry = this.entries.get(producerId)
+    if (entry === undefined || epoch > entry.epoch) {
+      // Sequences restart after a marker written under a new epoch.
+      this.entries.set(producerId, { epoch, batches: [], lastTimestamp: now })
+    } else {
+      entry.lastTimestamp = now
+    }
+    const first = this.open.get(producerId)
+    if (first === undefined) return
+    this.open.delete(producerId)
+    if (!commit) this.aborted.push({ producerId, firstOffset: first, lastOffset: offset })
+  }
+
+  /** True while the producer has a transaction open in this partition. */
+  hasOpenTransaction(producerId: number): boolean {
+    return this.open.has(producerId)
+  }
+
+  /** The first offset of the oldest open transaction, or undefined when none is open. */
+  firstUnstableOffset(): number | undefined {
+    let min: number | undefined
+    for (const first of this.open.values()) if (min === undefined || first < min) min = first
+    return min
+  }
+
+  /** Aborted transactions with records in [from, to): what a read_committed fetch of that range needs. */
+  abortedBetween(from: number, to: number): AbortedTransaction[] {
+    return this.aborted.filter((a) => a.lastOffset >= from && a.firstOffset < to)
+  }
+
+  /** Forgets aborted transactions that retention removed entirely. */
+  trimAborted(logStartOffset: number): void {
+    if (this.aborted.length > 0 && this.aborted[0].lastOffset < logStartOffset) {
+      this.aborted = this.aborted.filter((a) => a.lastOffset >= logStartOffset)
+    }
+  }
+
+  /** Forgets producers idle for longer than `maxIdleMs` (never one with an open transaction). */
   expire(now: number, maxIdleMs: number): void {
-    for (const [pid, e] of this.entries) if (now - e.lastTimestamp > maxIdleMs) this.entries.delete(pid)
+    for (const [pid, e] of this.entries) {
+      if (now - e.lastTimestamp > maxIdleMs && !this.open.has(pid)) this.entries.delete(pid)
+    }
   }
 
   /** Producer ids and epochs, for DescribeProducers. */
-  describe(): Array<{ producerId: number; epoch: number; lastSequence: number; lastTimestamp: number }> {
+  describe(): Array<{
+    producerId: number
+    epoch: number
+    lastSequence: number
+    lastTimestamp: number
+    currentTxnStartOffset: number
+  }> {
     return [...this.entries].map(([producerId, e]) => ({
       producerId,
       epoch: e.epoch,
       lastSequence: e.batches.length > 0 ? e.batches[e.batches.length - 1].lastSeq : -1,
       lastTimestamp: e.lastTimestamp,
+      currentTxnStartOffset: this.open.get(producerId) ?? -1,
     }))
   }
 
   /**
-   * Writes the table to `file` (atomically) as of `offset`; `load` reads it back. The snapshot is
-   * small: at most 5 batches per live producer.
+   * Writes the state to `file` (atomically) as of `offset`; `loadSnapshot` reads it back. Small:
+   * at most 5 batches per live producer, plus open and aborted transactions.
    */
   saveSnapshot(file: string, offset: number): void {
-    const data = JSON.stringify({ version: 1, offset, producers: [...this.entries] })
+    const data: Snapshot = {
+      version: 2,
+      offset,
+      producers: [...this.entries],
+      open: [...this.open],
+      aborted: this.aborted,
+    }
     const tmp = `${file}.tmp`
-    fs.writeFileSync(tmp, data)
+    fs.writeFileSync(tmp, JSON.stringify(data))
     fs.renameSync(tmp, file)
   }
 
   /** Loads a snapshot; returns the offset it covers, or 0 when there is none or it is unreadable. */
   loadSnapshot(file: string): number {
-    let parsed: { version: number; offset: number; producers: Array<[number, ProducerEntry]> }
+    let parsed: Snapshot
     try {
       parsed = JSON.parse(fs.readFileSync(file, 'utf8'))
     } catch {
       return 0
     }
-    if (parsed.version !== 1 || !Array.isArray(parsed.producers)) return 0
-    this.entries.clear()
+    if (
+      parsed.version !== 2 ||
+      !Array.isArray(parsed.producers) ||
+      !Array.isArray(parsed.open) ||
+      !Array.isArray(parsed.aborted)
+    ) {
+      return 0
+    }
+    this.reset()
     for (const [pid, entry] of parsed.producers) this.entries.set(pid, entry)
+    for (const [pid, first] of parsed.open) this.open.set(pid, first)
+    this.aborted = parsed.aborted
     return parsed.offset
   }
 
-  /** Drops cached batches at or past `offset` (the log was truncated below them). */
-  truncateTo(offset: number): void {
-    for (const [pid, e] of this.entries) {
-      e.batches = e.batches.filter((b) => b.lastOffset < offset)
-      if (e.batches.length === 0) this.entries.delete(pid)
-    }
+  /** Forgets everything (the log is replayed from its start instead). */
+  reset(): void {
+    this.entries.clear()
+    this.open.clear()
+    this.aborted = []
   }
 }

@@ -14,7 +14,8 @@ import path from 'node:path'
 import { ErrorCodes, TickflowError } from '../errors.ts'
 import { KafkaError } from '../protocol/error-codes.ts'
 import { parseTopicConfigs, logConfigOf, type Logger, type TopicConfig } from './config.ts'
-import { PartitionLog } from './log/index.ts'
+import { Attributes, readControlType, type BatchHeader } from '../protocol/record-batch.ts'
+import { PartitionLog, type AppendResult } from './log/index.ts'
 import { PartitionProducers } from './producers.ts'
 
 /** Producer state of idle producers is forgotten after this long (Kafka's producer.id.expiration.ms). */
@@ -39,9 +40,32 @@ export class Partition {
     return this.log.logEndOffset
   }
 
-  /** No transactions are open in this broker's partitions, so the LSO equals the high watermark. */
+  /** The first offset of the oldest open transaction, or the high watermark when none is open. */
   get lastStableOffset(): number {
-    return this.log.logEndOffset
+    return this.producers.firstUnstableOffset() ?? this.log.logEndOffset
+  }
+
+  /**
+   * Appends a batch the caller validated and records it in the producer state; wakes parked
+   * fetches. Returns the offsets assigned.
+   */
+  append(batch: Buffer, header: BatchHeader, now: number): AppendResult {
+    const appended = this.log.append(batch)
+    if (header.attributes & Attributes.control) {
+      const type = readControlType(batch)
+      if (type !== null)
+        this.producers.recordMarker(
+          header.producerId,
+          header.producerEpoch,
+          type === 'commit',
+          appended.baseOffset,
+          now,
+        )
+    } else {
+      this.producers.record(header, appended.baseOffset, now)
+    }
+    this.notify()
+    return appended
   }
 
   /** Registers a callback run once on the next append (or deletion); returns an unregister function. */
@@ -63,18 +87,28 @@ export class Partition {
     let from = this.producers.loadSnapshot(this.snapshotFile)
     if (from > this.log.logEndOffset) {
       // The log lost its tail after the snapshot was taken: start over from the log.
-      this.producers.truncateTo(0)
+      this.producers.reset()
       from = 0
     }
     from = Math.max(from, this.log.logStartOffset)
     if (from < this.log.logEndOffset) {
       this.log.scanHeaders(from, (h) => {
-        if (h.baseOffset >= from) this.producers.record(h, h.baseOffset, now)
+        if (h.baseOffset < from) return
+        if (!(h.attributes & Attributes.control)) this.producers.record(h, h.baseOffset, now)
+        else this.replayMarker(h, now)
       })
     }
+    this.producers.trimAborted(this.log.logStartOffset)
+  }
+
+  /** A marker's type is in its record, not its header: read it (scanHeaders allows reads). */
+  private replayMarker(h: BatchHeader, now: number): void {
+    const type = readControlType(this.log.read(h.baseOffset, 1))
+    if (type !== null) this.producers.recordMarker(h.producerId, h.producerEpoch, type === 'commit', h.baseOffset, now)
   }
 
   saveProducers(now: number): void {
+    this.producers.trimAborted(this.log.logStartOffset)
     this.producers.expire(now, PRODUCER_EXPIRATION_MS)
     this.producers.saveSnapshot(this.snapshotFile, this.log.logEndOffset)
   }

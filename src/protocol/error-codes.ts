@@ -69,6 +69,7 @@ export const KafkaError = {
   FENCED_LEADER_EPOCH: 74,
   INVALID_TIMESTAMP: 32,
   TRANSACTION_ABORTABLE: 120,
+  OPERATION_NOT_ATTEMPTED: 55,
 } as const
 
 export type KafkaErrorCode = (typeof KafkaError)[keyof typeof KafkaError]

@@ -277,3 +277,46 @@ function readVarBytes(r: Reader): Buffer | null {
   const n = r.readVarInt()
   return n < 0 ? null : r.readRaw(n)
 }
+
+/**
+ * Transaction markers: a control batch (control + transactional bits) holding one record whose
+ *   key   => version int16 (0) | type int16 (0 = ABORT, 1 = COMMIT)
+ *   value => version int16 (0) | coordinatorEpoch int32
+ */
+export const ControlType = { abort: 0, commit: 1 } as const
+
+export function buildControlBatch(o: {
+  producerId: number
+  producerEpoch: number
+  commit: boolean
+  coordinatorEpoch?: number
+  timestamp?: number
+}): Buffer {
+  const key = Buffer.alloc(4)
+  key.writeInt16BE(0, 0)
+  key.writeInt16BE(o.commit ? ControlType.commit : ControlType.abort, 2)
+  const value = Buffer.alloc(6)
+  value.writeInt16BE(0, 0)
+  value.writeInt32BE(o.coordinatorEpoch ?? 0, 2)
+  return buildRecordBatch([{ key, value, timestamp: o.timestamp }], {
+    producerId: o.producerId,
+    producerEpoch: o.producerEpoch,
+    transactional: true,
+    control: true,
+  })
+}
+
+/**
+ * The marker type of an (uncompressed) control batch: 'commit', 'abort', or null when the batch
+ * is not a transaction marker.
+ */
+export function readControlType(batch: Buffer): 'commit' | 'abort' | null {
+  const header = readBatchHeader(batch)
+  if ((header.attributes & Attributes.control) === 0 || (header.attributes & Attributes.compressionMask) !== 0) {
+    return null
+  }
+  const [record] = decodeRecords(header, batch.subarray(BATCH_HEADER_SIZE, LOG_OVERHEAD + header.batchLength))
+  if (record?.key === null || record === undefined || record.key.length < 4) return null
+  const type = record.key.readInt16BE(2)
+  return type === ControlType.commit ? 'commit' : type === ControlType.abort ? 'abort' : null
+}

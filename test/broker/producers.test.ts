@@ -9,7 +9,8 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { PartitionProducers } from '../../src/broker/producers.ts'
 import { KafkaError } from '../../src/protocol/error-codes.ts'
-import type { BatchHeader } from '../../src/protocol/record-batch.ts'
+import { Attributes, type BatchHeader } from '../../src/protocol/record-batch.ts'
+import { tempDir } from '../helpers/broker.ts'
 
 const INT32_MAX = 0x7fffffff
 
@@ -74,7 +75,9 @@ test('epochs: older is INVALID_PRODUCER_EPOCH; a newer one must start at 0 and r
   // The old epoch's batches are gone: its retry is now fenced, not a duplicate.
   const oldRetry = p.check(header(3, 2, 0, 5))
   assert.equal(oldRetry.kind === 'error' && oldRetry.errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
-  assert.deepEqual(p.describe(), [{ producerId: 3, epoch: 3, lastSequence: 0, lastTimestamp: 0 }])
+  assert.deepEqual(p.describe(), [
+    { producerId: 3, epoch: 3, lastSequence: 0, lastTimestamp: 0, currentTxnStartOffset: -1 },
+  ])
 })
 
 test('sequences wrap at int32 max', () => {
@@ -92,7 +95,9 @@ test('non-idempotent batches are ignored; control batches set the epoch without 
   p.record(header(-1, -1, -1), 0, 0)
   assert.equal(p.size, 0)
   p.record(header(9, 4, -1), 1, 0)
-  assert.deepEqual(p.describe(), [{ producerId: 9, epoch: 4, lastSequence: -1, lastTimestamp: 0 }])
+  assert.deepEqual(p.describe(), [
+    { producerId: 9, epoch: 4, lastSequence: -1, lastTimestamp: 0, currentTxnStartOffset: -1 },
+  ])
   assert.deepEqual(p.check(header(9, 4, 12)), { kind: 'append' })
 })
 
@@ -127,15 +132,30 @@ test('snapshots round-trip; a missing or corrupt snapshot loads as offset 0', (t
   assert.equal(new PartitionProducers().loadSnapshot(file), 0)
 })
 
-test('truncateTo drops batches at or past the offset, and producers left with none', () => {
+test('transactions: open at the first transactional batch, LSO, commit and abort markers, snapshot', (t) => {
   const p = new PartitionProducers()
-  append(p, header(1, 0, 0), 0)
-  append(p, header(1, 0, 1), 1)
-  append(p, header(2, 0, 0), 2)
-  p.truncateTo(1)
-  assert.deepEqual(
-    p.describe().map((d) => [d.producerId, d.lastSequence]),
-    [[1, 0]],
-  )
-  assert.deepEqual(p.check(header(1, 0, 1)), { kind: 'append' })
+  const txn = (pid: number, seq: number) => ({ ...header(pid, 0, seq), attributes: Attributes.transactional })
+  p.record(txn(1, 0), 10, 0)
+  p.record(txn(1, 1), 12, 0)
+  p.record(txn(2, 0), 11, 0)
+  assert.equal(p.firstUnstableOffset(), 10)
+  assert.ok(p.hasOpenTransaction(1))
+  p.recordMarker(1, 0, false, 13, 0)
+  assert.equal(p.firstUnstableOffset(), 11)
+  p.recordMarker(2, 0, true, 14, 0)
+  assert.equal(p.firstUnstableOffset(), undefined)
+  assert.deepEqual(p.abortedBetween(0, 100), [{ producerId: 1, firstOffset: 10, lastOffset: 13 }])
+  assert.deepEqual(p.abortedBetween(14, 100), [], 'ranges after the marker need nothing')
+  // Sequences continue across transactions of the same epoch.
+  assert.deepEqual(p.check(txn(1, 2)), { kind: 'append' })
+  assert.equal(p.check(txn(1, 5)).kind, 'error')
+  const file = path.join(tempDir(t), 'snap')
+  p.record(txn(2, 1), 15, 0)
+  p.saveSnapshot(file, 16)
+  const q = new PartitionProducers()
+  assert.equal(q.loadSnapshot(file), 16)
+  assert.equal(q.firstUnstableOffset(), 15)
+  assert.deepEqual(q.abortedBetween(0, 100), [{ producerId: 1, firstOffset: 10, lastOffset: 13 }])
+  q.trimAborted(14)
+  assert.deepEqual(q.abortedBetween(0, 100), [])
 })

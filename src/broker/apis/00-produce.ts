@@ -15,6 +15,7 @@ import {
 } from '../../protocol/messages/index.ts'
 import { checkBatch, LOG_OVERHEAD, Offsets, readBatchHeader, Attributes } from '../../protocol/record-batch.ts'
 import { defineApi, NO_RESPONSE } from '../registry.ts'
+import type { TransactionCoordinator } from '../transactions/coordinator.ts'
 import type { Partition } from '../topics.ts'
 
 /** The first Produce version that carries RecordBatch v2. */
@@ -59,7 +60,7 @@ export default defineApi({
         if (partition === undefined) {
           return failure(p.index, KafkaError.UNKNOWN_TOPIC_OR_PARTITION, `no partition ${t.name}-${p.index}`)
         }
-        const result = appendBatch(partition, p.records, req.transactionalId)
+        const result = appendBatch(broker.transactions, partition, p.records, req.transactionalId)
         if (result.errorCode === KafkaError.NONE) touched.add(partition)
         return result
       }),
@@ -81,7 +82,12 @@ const PROBLEM_CODES = {
   UNSUPPORTED_COMPRESSION_TYPE: KafkaError.UNSUPPORTED_COMPRESSION_TYPE,
 } as const
 
-function appendBatch(partition: Partition, records: Buffer | null, transactionalId: string | null): PartitionResult {
+function appendBatch(
+  transactions: TransactionCoordinator,
+  partition: Partition,
+  records: Buffer | null,
+  transactionalId: string | null,
+): PartitionResult {
   const index = partition.index
   if (records === null || records.length === 0) {
     return failure(index, KafkaError.INVALID_RECORD, 'no records')
@@ -103,8 +109,19 @@ function appendBatch(partition: Partition, records: Buffer | null, transactional
   const check = checkBatch(records, 0, size)
   if (check.problem !== null) return failure(index, PROBLEM_CODES[check.problem], check.detail)
   const header = readBatchHeader(records)
-  if (header.attributes & Attributes.transactional || transactionalId !== null) {
-    return failure(index, KafkaError.INVALID_TXN_STATE, 'transactions are not supported by this broker')
+  if (header.attributes & Attributes.transactional) {
+    // The producer must have added the partition to its open transaction first (KIP-890 part 1:
+    // otherwise a late write could open a transaction nobody will ever end).
+    if (
+      transactionalId === null ||
+      !transactions.isInTransaction(header.producerId, header.producerEpoch, partition.topic.name, index)
+    ) {
+      return failure(
+        index,
+        KafkaError.INVALID_TXN_STATE,
+        'the partition is not in an open transaction of this producer',
+      )
+    }
   }
   const log = partition.log
   if (header.producerId >= 0) {
@@ -120,9 +137,7 @@ function appendBatch(partition: Partition, records: Buffer | null, transactional
     }
     if (seq.kind === 'error') return failure(index, seq.errorCode, seq.message)
   }
-  const appended = log.append(records)
-  if (header.producerId >= 0) partition.producers.record(header, appended.baseOffset, Date.now())
-  partition.notify()
+  const appended = partition.append(records, header, Date.now())
   return {
     index,
     errorCode: KafkaError.NONE,

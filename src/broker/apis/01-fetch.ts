@@ -4,7 +4,8 @@
  * or max_wait_ms passes; an append to any requested partition wakes the poll.
  *
  * read_committed readers (isolation level 1, the default of all three clients) never get data at
- * or past the last stable offset. Fetch sessions are not kept: session id 0 is always legal.
+ * or past the last stable offset, and are told which aborted transactions overlap what they read
+ * so that they drop those records. Fetch sessions are not kept: session id 0 is always legal.
  */
 import { KafkaError } from '../../protocol/error-codes.ts'
 import {
@@ -112,7 +113,11 @@ function readAll(
         highWatermark: BigInt(hwm),
         lastStableOffset: BigInt(lso),
         logStartOffset: BigInt(log.logStartOffset),
-        abortedTransactions: readCommitted ? [] : null,
+        abortedTransactions: readCommitted
+          ? partition.producers
+              .abortedBetween(p.fetchOffset, lso)
+              .map((a) => ({ producerId: BigInt(a.producerId), firstOffset: BigInt(a.firstOffset) }))
+          : null,
         preferredReadReplica: -1,
       }
       if (p.fetchOffset < log.logStartOffset || p.fetchOffset > hwm) {

@@ -2,6 +2,7 @@
  * OffsetFetch (key 9): committed offsets of a group (v0–7) or of several groups (v8+);
  * topics = null asks for every committed partition.
  */
+import { KafkaError } from '../../protocol/error-codes.ts'
 import {
   readOffsetFetchRequest,
   writeOffsetFetchResponse,
@@ -22,12 +23,12 @@ export default defineApi({
     if (info.apiVersion >= 8) {
       return {
         groups: req.groups.map((g) => {
-          const result = fetch(broker, g.groupId, g.topics)
+          const result = fetch(broker, g.groupId, g.topics, req.requireStable)
           return { groupId: g.groupId, errorCode: result.errorCode, topics: result.topics }
         }),
       }
     }
-    const result = fetch(broker, req.groupId, req.topics)
+    const result = fetch(broker, req.groupId, req.topics, req.requireStable)
     return { errorCode: result.errorCode, topics: result.topics }
   },
 })
@@ -36,6 +37,7 @@ function fetch(
   broker: BrokerContext,
   groupId: string,
   topics: Array<{ name: string; partitionIndexes: number[] }> | null,
+  requireStable: boolean,
 ) {
   const result = broker.groups.fetchOffsets(
     groupId,
@@ -50,7 +52,13 @@ function fetch(
         committedOffset: BigInt(p.committedOffset),
         committedLeaderEpoch: p.committedLeaderEpoch,
         metadata: p.metadata,
-        errorCode: p.errorCode,
+        // require_stable (v7+): an offset an open transaction will commit is not answered yet.
+        errorCode:
+          p.errorCode === KafkaError.NONE &&
+          requireStable &&
+          broker.transactions.hasPendingOffsets(groupId, t.name, p.partitionIndex)
+            ? KafkaError.UNSTABLE_OFFSET_COMMIT
+            : p.errorCode,
       })),
     })),
   }

@@ -1,8 +1,8 @@
 /**
- * InitProducerId (key 22): a fresh producer id, epoch 0, for an idempotent producer. As in Kafka,
- * a request without a transactional id always gets a new id: the id and epoch it may carry (v3+)
- * only matter for transactional producers. Transactional ids are refused: this broker does not
- * implement transactions yet.
+ * InitProducerId (key 22). Without a transactional id: a fresh producer id at epoch 0 for an
+ * idempotent producer — as in Kafka, the id and epoch a request may carry (v3+) are ignored then.
+ * With one: the transaction coordinator bumps the id's epoch (fencing older instances) and aborts
+ * a transaction the previous instance left open.
  */
 import { KafkaError } from '../../protocol/error-codes.ts'
 import {
@@ -19,10 +19,19 @@ export default defineApi({
   maxVersion: 5,
   decode: readInitProducerIdRequest,
   encode: writeInitProducerIdResponse,
-  handle(broker, req: InitProducerIdRequest) {
-    if (req.transactionalId !== null) {
-      return { errorCode: KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1n, producerEpoch: -1 }
+  async handle(broker, req: InitProducerIdRequest) {
+    if (req.transactionalId === null) {
+      return { errorCode: KafkaError.NONE, producerId: BigInt(broker.allocateProducerId()), producerEpoch: 0 }
     }
-    return { errorCode: KafkaError.NONE, producerId: BigInt(broker.allocateProducerId()), producerEpoch: 0 }
+    if (req.transactionalId === '') {
+      return { errorCode: KafkaError.INVALID_REQUEST, producerId: -1n, producerEpoch: -1 }
+    }
+    const res = await broker.transactions.initProducerId(
+      req.transactionalId,
+      req.transactionTimeoutMs,
+      Number(req.producerId),
+      req.producerEpoch,
+    )
+    return { errorCode: res.errorCode, producerId: BigInt(res.producerId), producerEpoch: res.producerEpoch }
   },
 })

@@ -19,6 +19,10 @@ import deleteTopics from './20-delete-topics.ts'
 import deleteRecords from './21-delete-records.ts'
 import initProducerId from './22-init-producer-id.ts'
 import offsetForLeaderEpoch from './23-offset-for-leader-epoch.ts'
+import addPartitionsToTxn from './24-add-partitions-to-txn.ts'
+import addOffsetsToTxn from './25-add-offsets-to-txn.ts'
+import endTxn from './26-end-txn.ts'
+import txnOffsetCommit from './28-txn-offset-commit.ts'
 import describeConfigs from './32-describe-configs.ts'
 import alterConfigs from './33-alter-configs.ts'
 import createPartitions from './37-create-partitions.ts'
@@ -26,6 +30,9 @@ import deleteGroups from './42-delete-groups.ts'
 import incrementalAlterConfigs from './44-incremental-alter-configs.ts'
 import offsetDelete from './47-offset-delete.ts'
 import describeCluster from './60-describe-cluster.ts'
+import describeProducers from './61-describe-producers.ts'
+import describeTransactions from './65-describe-transactions.ts'
+import listTransactions from './66-list-transactions.ts'
 
 export function registerApis(registry: ApiRegistry): ApiRegistry {
   return registry
@@ -48,6 +55,10 @@ export function registerApis(registry: ApiRegistry): ApiRegistry {
     .register(deleteRecords)
     .register(initProducerId)
     .register(offsetForLeaderEpoch)
+    .register(addPartitionsToTxn)
+    .register(addOffsetsToTxn)
+    .register(endTxn)
+    .register(txnOffsetCommit)
     .register(describeConfigs)
     .register(alterConfigs)
     .register(createPartitions)
@@ -55,4 +66,7 @@ export function registerApis(registry: ApiRegistry): ApiRegistry {
     .register(incrementalAlterConfigs)
     .register(offsetDelete)
     .register(describeCluster)
+    .register(describeProducers)
+    .register(describeTransactions)
+    .register(listTransactions)
 }

@@ -228,6 +228,30 @@ export class GroupCoordinator {
   }
 
   /**
+   * The member check of TxnOffsetCommit v3+ (a zombie member of an older generation is fenced).
+   * Without a generation (older versions, or -1) there is nothing to check.
+   */
+  checkTransactionalCommit(
+    groupId: string,
+    memberId: string,
+    groupInstanceId: string | null,
+    generationId: number,
+  ): number {
+    if (this.closed) return KafkaError.NOT_COORDINATOR
+    if (generationId < 0) return KafkaError.NONE
+    const group = this.groups.get(groupId)
+    if (group === undefined) return KafkaError.ILLEGAL_GENERATION
+    return group.checkCommit(memberId, groupInstanceId, generationId)
+  }
+
+  /** Commits the offsets of a committed transaction; TxnOffsetCommit checked the member already. */
+  async commitTransactionalOffsets(groupId: string, entries: OffsetCommitEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    if (!this.groups.has(groupId)) this.createGroup(groupId)
+    await this.store.commit(groupId, entries, this.now())
+  }
+
+  /**
    * OffsetFetch. `topics` null = every committed offset of the group. A partition without a
    * commit answers offset -1, leader epoch -1, metadata null. An unknown group is not an error.
    */

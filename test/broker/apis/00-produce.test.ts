@@ -183,14 +183,13 @@ test('a batch over max.message.bytes is MESSAGE_TOO_LARGE; one exactly at the li
   assert.equal((await listOffset(c, 'small', 0, -1)).offset, 1n)
 })
 
-test('transactional batches are refused (transactions are not implemented)', async (t) => {
+test('a transactional batch for a partition not in an open transaction is refused', async (t) => {
   const broker = await startTestBroker(t)
   const c = await connect(t, broker)
   await mustCreateTopic(c, 'txn')
   const txn = batchOf(['t'], { transactional: true, producerId: 1, producerEpoch: 0, baseSequence: 0 })
   assert.equal((await produce(c, 'txn', 0, txn)).errorCode, KafkaError.INVALID_TXN_STATE)
-  const withId = await produce(c, 'txn', 0, batchOf(['u']), { transactionalId: 'tx-1' })
-  assert.equal(withId.errorCode, KafkaError.INVALID_TXN_STATE)
+  assert.equal((await produce(c, 'txn', 0, txn, { transactionalId: 'tx-1' })).errorCode, KafkaError.INVALID_TXN_STATE)
   assert.equal((await listOffset(c, 'txn', 0, -1)).offset, 0n)
 })
 

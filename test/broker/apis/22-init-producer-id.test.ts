@@ -1,4 +1,4 @@
-/** InitProducerId (key 22): fresh ids, refused transactional ids, no reuse. */
+/** InitProducerId (key 22): fresh ids, transactional ids and epochs, no reuse. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { KafkaError } from '../../../src/protocol/error-codes.ts'
@@ -47,14 +47,17 @@ test('v3+: an id and epoch presented without a transactional id still get a fres
   }
 })
 
-test('transactional ids are refused (transactions are not implemented)', async (t) => {
+test('a transactional id keeps its producer id; each init bumps the epoch', async (t) => {
   const broker = await startTestBroker(t)
   const c = await connect(t, broker)
-  for (const version of [0, 5]) {
-    const res = await init(c, version, { transactionalId: 'tx' })
-    assert.equal(res.errorCode, KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-    assert.equal(res.producerId, -1n)
-  }
+  const first = await init(c, 0, { transactionalId: 'tx' })
+  assert.deepEqual([first.errorCode, first.producerEpoch], [KafkaError.NONE, 0])
+  const second = await init(c, 5, { transactionalId: 'tx' })
+  assert.deepEqual([second.errorCode, second.producerId, second.producerEpoch], [KafkaError.NONE, first.producerId, 1])
+  // KIP-360: presenting an old incarnation is refused.
+  const stale = await init(c, 5, { transactionalId: 'tx', producerId: first.producerId, producerEpoch: 0 })
+  assert.equal(stale.errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
+  assert.equal((await init(c, 5, { transactionalId: '' })).errorCode, KafkaError.INVALID_REQUEST)
 })
 
 test('ids are never reused after a restart', async (t) => {

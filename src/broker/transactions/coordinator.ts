@@ -1,0 +1,420 @@
+/**
+ * The transaction coordinator: Kafka's transactional-id state machine on one broker.
+ *
+ *   Empty ──AddPartitions/AddOffsets──► Ongoing ──EndTxn──► PrepareCommit/PrepareAbort
+ *     ▲                                                     │ markers written to every partition,
+ *     └─────────── CompleteCommit/CompleteAbort ◄───────────┘ offsets of a commit materialised
+ *
+ * A transactional id maps to one producer id; InitProducerId bumps its epoch, which fences older
+ * instances of the producer, and aborts a transaction left open. Transactions open longer than
+ * their timeout are aborted with an epoch bump. State changes are journaled before they are
+ * acknowledged; on start, prepared transactions are completed and open ones aborted.
+ *
+ * Pure of the network and of the logs: writing markers and committing offsets are hooks.
+ */
+import path from 'node:path'
+import { KafkaError } from '../../protocol/error-codes.ts'
+import type { Logger } from '../config.ts'
+import type { OffsetCommitEntry } from '../groups/offset-store.ts'
+import { Journal } from '../state/journal.ts'
+
+export type TransactionState =
+  'Empty' | 'Ongoing' | 'PrepareCommit' | 'PrepareAbort' | 'CompleteCommit' | 'CompleteAbort'
+
+/** A partition in a transaction: [topic, partition]. */
+export type TopicPartition = readonly [string, number]
+
+export interface TransactionHooks {
+  allocateProducerId(): number
+  /** Appends COMMIT or ABORT markers to the partitions; resolves once they are durable. */
+  writeMarkers(producerId: number, producerEpoch: number, commit: boolean, partitions: TopicPartition[]): Promise<void>
+  /** Makes a committed transaction's offsets the group's committed offsets. */
+  commitOffsets(groupId: string, entries: OffsetCommitEntry[]): Promise<void>
+}
+
+export interface TransactionCoordinatorOptions {
+  dataDir: string
+  hooks: TransactionHooks
+  /** fsync the journal before acknowledging (default true). */
+  fsync?: boolean
+  /** Largest transaction timeout a producer may ask for (Kafka's transaction.max.timeout.ms, 15 min). */
+  maxTimeoutMs?: number
+  /** How often open transactions are checked against their timeout (default 1 s). */
+  checkIntervalMs?: number
+  logger: Logger
+  now?: () => number
+}
+
+interface Transaction {
+  transactionalId: string
+  producerId: number
+  producerEpoch: number
+  timeoutMs: number
+  state: TransactionState
+  /** topic -> partitions in the open transaction. */
+  partitions: Map<string, Set<number>>
+  groups: Set<string>
+  /** groupId -> "topic:partition" -> the offset to commit with the transaction. */
+  pendingOffsets: Map<string, Map<string, OffsetCommitEntry>>
+  startedAt: number
+}
+
+/** The journal entry of a transactional id (its whole state: the last entry wins). */
+interface Entry {
+  transactionalId: string
+  producerId: number
+  producerEpoch: number
+  timeoutMs: number
+  state: TransactionState
+  partitions: Array<[string, number[]]>
+  groups: string[]
+  pendingOffsets: Array<[string, OffsetCommitEntry[]]>
+  startedAt: number
+}
+
+const MAX_EPOCH = 32767
+export const TRANSACTIONS_JOURNAL_FILE = 'transactions.journal'
+
+export class TransactionCoordinator {
+  private readonly txns = new Map<string, Transaction>()
+  private readonly byProducerId = new Map<number, Transaction>()
+  private readonly journal: Journal
+  private readonly hooks: TransactionHooks
+  private readonly maxTimeoutMs: number
+  private readonly logger: Logger
+  private readonly now: () => number
+  private readonly timer: NodeJS.Timeout
+  private closed = false
+
+  constructor(options: TransactionCoordinatorOptions) {
+    this.hooks = options.hooks
+    this.maxTimeoutMs = options.maxTimeoutMs ?? 15 * 60_000
+    this.logger = options.logger
+    this.now = options.now ?? Date.now
+    const { journal, entries } = Journal.open(path.join(options.dataDir, TRANSACTIONS_JOURNAL_FILE), {
+      fsync: options.fsync ?? true,
+    })
+    this.journal = journal
+    for (const raw of entries) this.load(JSON.parse(raw.toString('utf8')) as Entry)
+    this.timer = setInterval(() => void this.abortExpired(), options.checkIntervalMs ?? 1000)
+    this.timer.unref()
+  }
+
+  /** Completes transactions a crash left prepared and aborts those left open. Call once the logs are open. */
+  async recover(): Promise<void> {
+    for (const txn of this.txns.values()) {
+      if (txn.state === 'PrepareCommit') await this.complete(txn, true)
+      else if (txn.state === 'PrepareAbort') await this.complete(txn, false)
+      else if (txn.state === 'Ongoing') await this.abortWithBump(txn, 'the broker restarted')
+    }
+  }
+
+  /** InitProducerId with a transactional id. */
+  async initProducerId(
+    transactionalId: string,
+    timeoutMs: number,
+    producerId: number,
+    producerEpoch: number,
+  ): Promise<{ errorCode: number; producerId: number; producerEpoch: number }> {
+    const fail = (errorCode: number) => ({ errorCode, producerId: -1, producerEpoch: -1 })
+    if (this.closed) return fail(KafkaError.COORDINATOR_NOT_AVAILABLE)
+    if (timeoutMs <= 0 || timeoutMs > this.maxTimeoutMs) return fail(KafkaError.INVALID_TRANSACTION_TIMEOUT)
+    let txn = this.txns.get(transactionalId)
+    if (txn === undefined) {
+      txn = {
+        transactionalId,
+        producerId: this.hooks.allocateProducerId(),
+        producerEpoch: 0,
+        timeoutMs,
+        state: 'Empty',
+        partitions: new Map(),
+        groups: new Set(),
+        pendingOffsets: new Map(),
+        startedAt: 0,
+      }
+      this.index(txn)
+      await this.persist(txn)
+      return { errorCode: KafkaError.NONE, producerId: txn.producerId, producerEpoch: 0 }
+    }
+    if (txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') return fail(KafkaError.CONCURRENT_TRANSACTIONS)
+    // KIP-360: a producer presenting its id and epoch may only re-initialise its current incarnation.
+    if (producerId >= 0 && (producerId !== txn.producerId || producerEpoch !== txn.producerEpoch)) {
+      return fail(KafkaError.INVALID_PRODUCER_EPOCH)
+    }
+    if (txn.state === 'Ongoing') {
+      await this.abortWithBump(txn, 'the producer re-initialised')
+    } else {
+      this.bumpEpoch(txn)
+    }
+    txn.timeoutMs = timeoutMs
+    txn.state = 'Empty'
+    await this.persist(txn)
+    return { errorCode: KafkaError.NONE, producerId: txn.producerId, producerEpoch: txn.producerEpoch }
+  }
+
+  /** AddPartitionsToTxn: one error code for every partition of the request. */
+  async addPartitions(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    partitions: TopicPartition[],
+  ): Promise<number> {
+    const check = this.validate(transactionalId, producerId, producerEpoch)
+    if (typeof check === 'number') return check
+    const txn = check
+    if (txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') return KafkaError.CONCURRENT_TRANSACTIONS
+    const added = partitions.filter(([t, p]) => !txn.partitions.get(t)?.has(p))
+    if (txn.state === 'Ongoing' && added.length === 0) return KafkaError.NONE
+    this.begin(txn)
+    for (const [t, p] of added) {
+      let set = txn.partitions.get(t)
+      if (set === undefined) txn.partitions.set(t, (set = new Set()))
+      set.add(p)
+    }
+    // Durable before the producer writes: after a crash, recovery must know where to write markers.
+    await this.persist(txn)
+    return KafkaError.NONE
+  }
+
+  /** AddOffsetsToTxn: the group's offsets will be committed with the transaction. */
+  async addOffsets(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    groupId: string,
+  ): Promise<number> {
+    const check = this.validate(transactionalId, producerId, producerEpoch)
+    if (typeof check === 'number') return check
+    const txn = check
+    if (txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') return KafkaError.CONCURRENT_TRANSACTIONS
+    if (txn.state === 'Ongoing' && txn.groups.has(groupId)) return KafkaError.NONE
+    this.begin(txn)
+    txn.groups.add(groupId)
+    await this.persist(txn)
+    return KafkaError.NONE
+  }
+
+  /** TxnOffsetCommit: offsets held until the transaction ends (committed) or dropped (aborted). */
+  txnOffsetCommit(
+    transactionalId: string,
+    groupId: string,
+    producerId: number,
+    producerEpoch: number,
+    entries: OffsetCommitEntry[],
+  ): number {
+    const check = this.validate(transactionalId, producerId, producerEpoch)
+    if (typeof check === 'number') return check
+    if (check.state !== 'Ongoing' || !check.groups.has(groupId)) return KafkaError.INVALID_TXN_STATE
+    let pending = check.pendingOffsets.get(groupId)
+    if (pending === undefined) check.pendingOffsets.set(groupId, (pending = new Map()))
+    for (const e of entries) pending.set(`${e.topic}:${e.partition}`, e)
+    return KafkaError.NONE
+  }
+
+  /** EndTxn: writes the markers and, for a commit, the offsets; answers once both are durable. */
+  async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
+    const check = this.validate(transactionalId, producerId, producerEpoch)
+    if (typeof check === 'number') return check
+    const txn = check
+    switch (txn.state) {
+      case 'Empty':
+        return KafkaError.NONE
+      case 'PrepareCommit':
+      case 'PrepareAbort':
+        return KafkaError.CONCURRENT_TRANSACTIONS
+      case 'CompleteCommit':
+        // A retry of the EndTxn that completed it is answered again; the opposite is an error.
+        return commit ? KafkaError.NONE : KafkaError.INVALID_TXN_STATE
+      case 'CompleteAbort':
+        return commit ? KafkaError.INVALID_TXN_STATE : KafkaError.NONE
+    }
+    txn.state = commit ? 'PrepareCommit' : 'PrepareAbort'
+    await this.persist(txn)
+    await this.complete(txn, commit)
+    return KafkaError.NONE
+  }
+
+  /** True when the producer (at this epoch) has the partition in its open transaction. */
+  isInTransaction(producerId: number, producerEpoch: number, topic: string, partition: number): boolean {
+    const txn = this.byProducerId.get(producerId)
+    return (
+      txn !== undefined &&
+      txn.state === 'Ongoing' &&
+      txn.producerEpoch === producerEpoch &&
+      txn.partitions.get(topic)?.has(partition) === true
+    )
+  }
+
+  /** True when an open transaction holds an offset for the partition (OffsetFetch require_stable). */
+  hasPendingOffsets(groupId: string, topic: string, partition: number): boolean {
+    for (const txn of this.txns.values()) {
+      if (txn.state === 'Ongoing' && txn.pendingOffsets.get(groupId)?.has(`${topic}:${partition}`)) return true
+    }
+    return false
+  }
+
+  /**
+   * ListTransactions: ids, producer ids and states, optionally filtered by state, producer id and
+   * (v1) open for at least `minDurationMs`.
+   */
+  list(
+    states: string[] = [],
+    producerIds: number[] = [],
+    minDurationMs?: number,
+  ): Array<{ transactionalId: string; producerId: number; state: string }> {
+    const now = this.now()
+    return [...this.txns.values()]
+      .filter(
+        (t) =>
+          (states.length === 0 || states.includes(t.state)) &&
+          (producerIds.length === 0 || producerIds.includes(t.producerId)) &&
+          (minDurationMs === undefined || (t.state === 'Ongoing' && now - t.startedAt >= minDurationMs)),
+      )
+      .map((t) => ({ transactionalId: t.transactionalId, producerId: t.producerId, state: t.state }))
+  }
+
+  /** DescribeTransactions: the state of one transactional id, or undefined. */
+  describe(transactionalId: string):
+    | {
+        state: TransactionState
+        producerId: number
+        producerEpoch: number
+        timeoutMs: number
+        startedAt: number
+        partitions: Array<[string, number[]]>
+      }
+    | undefined {
+    const t = this.txns.get(transactionalId)
+    if (t === undefined) return undefined
+    return {
+      state: t.state,
+      producerId: t.producerId,
+      producerEpoch: t.producerEpoch,
+      timeoutMs: t.timeoutMs,
+      startedAt: t.state === 'Ongoing' ? t.startedAt : -1,
+      partitions: [...t.partitions].map(([topic, set]) => [topic, [...set].sort((a, b) => a - b)]),
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.timer)
+    await this.journal.close()
+  }
+
+  // ----------------------------------------------------------------------------------------------
+
+  private validate(transactionalId: string, producerId: number, producerEpoch: number): Transaction | number {
+    if (this.closed) return KafkaError.COORDINATOR_NOT_AVAILABLE
+    const txn = this.txns.get(transactionalId)
+    if (txn === undefined || txn.producerId !== producerId) return KafkaError.INVALID_PRODUCER_ID_MAPPING
+    if (producerEpoch !== txn.producerEpoch) return KafkaError.INVALID_PRODUCER_EPOCH
+    return txn
+  }
+
+  /** Starts a new transaction when none is open. */
+  private begin(txn: Transaction): void {
+    if (txn.state === 'Ongoing') return
+    txn.state = 'Ongoing'
+    txn.partitions = new Map()
+    txn.groups = new Set()
+    txn.pendingOffsets = new Map()
+    txn.startedAt = this.now()
+  }
+
+  private bumpEpoch(txn: Transaction): void {
+    if (txn.producerEpoch + 1 >= MAX_EPOCH) {
+      // No epoch left: the transactional id moves to a new producer id.
+      this.byProducerId.delete(txn.producerId)
+      txn.producerId = this.hooks.allocateProducerId()
+      txn.producerEpoch = 0
+      this.byProducerId.set(txn.producerId, txn)
+    } else {
+      txn.producerEpoch++
+    }
+  }
+
+  /** Aborts an open transaction under a new epoch, fencing the producer that opened it. */
+  private async abortWithBump(txn: Transaction, reason: string): Promise<void> {
+    this.logger.info({ transactionalId: txn.transactionalId, reason }, 'aborting a transaction')
+    this.bumpEpoch(txn)
+    txn.state = 'PrepareAbort'
+    await this.persist(txn)
+    await this.complete(txn, false)
+  }
+
+  /** Writes the markers (and commits the offsets), then records the completion. */
+  private async complete(txn: Transaction, commit: boolean): Promise<void> {
+    const partitions: TopicPartition[] = [...txn.partitions].flatMap(([t, set]) => [...set].map((p) => [t, p] as const))
+    await this.hooks.writeMarkers(txn.producerId, txn.producerEpoch, commit, partitions)
+    if (commit) {
+      for (const [groupId, offsets] of txn.pendingOffsets)
+        await this.hooks.commitOffsets(groupId, [...offsets.values()])
+    }
+    txn.state = commit ? 'CompleteCommit' : 'CompleteAbort'
+    txn.partitions = new Map()
+    txn.groups = new Set()
+    txn.pendingOffsets = new Map()
+    await this.persist(txn)
+  }
+
+  private async abortExpired(): Promise<void> {
+    const now = this.now()
+    for (const txn of this.txns.values()) {
+      if (this.closed) return
+      if (txn.state === 'Ongoing' && now - txn.startedAt > txn.timeoutMs) {
+        try {
+          await this.abortWithBump(txn, `open longer than its ${txn.timeoutMs} ms timeout`)
+        } catch (err) {
+          this.logger.error({ err, transactionalId: txn.transactionalId }, 'aborting an expired transaction failed')
+        }
+      }
+    }
+  }
+
+  private index(txn: Transaction): void {
+    this.txns.set(txn.transactionalId, txn)
+    this.byProducerId.set(txn.producerId, txn)
+  }
+
+  private persist(txn: Transaction): Promise<void> {
+    const done = this.journal.append(Buffer.from(JSON.stringify(this.entryOf(txn))))
+    if (this.journal.shouldCompact()) {
+      this.journal.compact([...this.txns.values()].map((t) => Buffer.from(JSON.stringify(this.entryOf(t)))))
+    }
+    return done
+  }
+
+  private entryOf(txn: Transaction): Entry {
+    return {
+      transactionalId: txn.transactionalId,
+      producerId: txn.producerId,
+      producerEpoch: txn.producerEpoch,
+      timeoutMs: txn.timeoutMs,
+      state: txn.state,
+      partitions: [...txn.partitions].map(([t, set]) => [t, [...set]]),
+      groups: [...txn.groups],
+      pendingOffsets: [...txn.pendingOffsets].map(([g, m]) => [g, [...m.values()]]),
+      startedAt: txn.startedAt,
+    }
+  }
+
+  private load(e: Entry): void {
+    const old = this.txns.get(e.transactionalId)
+    if (old !== undefined) this.byProducerId.delete(old.producerId)
+    this.index({
+      transactionalId: e.transactionalId,
+      producerId: e.producerId,
+      producerEpoch: e.producerEpoch,
+      timeoutMs: e.timeoutMs,
+      state: e.state,
+      partitions: new Map(e.partitions.map(([t, ps]) => [t, new Set(ps)])),
+      groups: new Set(e.groups),
+      pendingOffsets: new Map(
+        e.pendingOffsets.map(([g, list]) => [g, new Map(list.map((x) => [`${x.topic}:${x.partition}`, x]))]),
+      ),
+      startedAt: e.startedAt,
+    })
+  }
+}
