@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { buildControlBatch, readBatchHeader } from '../protocol/record-batch.ts'
 import { GroupCoordinator } from './groups/index.ts'
+import { writeFileAtomic } from './state/atomic-file.ts'
 import { TransactionCoordinator, type TopicPartition } from './transactions/coordinator.ts'
 import type { ApiRegistry } from './registry.ts'
 import type { ResolvedBrokerOptions } from './config.ts'
@@ -206,11 +207,6 @@ export class BrokerContext {
   }
 
   private writeStateFile(state: BrokerFile): void {
-    const tmp = `${this.stateFile}.tmp`
-    const fd = fs.openSync(tmp, 'w')
-    fs.writeSync(fd, JSON.stringify(state, null, 2))
-    fs.fsyncSync(fd)
-    fs.closeSync(fd)
-    fs.renameSync(tmp, this.stateFile)
+    writeFileAtomic(this.stateFile, JSON.stringify(state, null, 2))
   }
 }

@@ -17,6 +17,7 @@ import { parseTopicConfigs, logConfigOf, type Logger, type TopicConfig } from '.
 import { Attributes, readControlType, type BatchHeader } from '../protocol/record-batch.ts'
 import { PartitionLog, type AppendResult } from './log/index.ts'
 import { PartitionProducers } from './producers.ts'
+import { writeFileAtomic } from './state/atomic-file.ts'
 
 /** Producer state of idle producers is forgotten after this long (Kafka's producer.id.expiration.ms). */
 const PRODUCER_EXPIRATION_MS = 24 * 3600_000
@@ -351,11 +352,6 @@ export class TopicManager {
       partitions: topic.partitions.length,
       configs: topic.overrides,
     }
-    const file = path.join(topic.dir, 'topic.json')
-    const fd = fs.openSync(`${file}.tmp`, 'w')
-    fs.writeSync(fd, JSON.stringify(data, null, 2))
-    fs.fsyncSync(fd)
-    fs.closeSync(fd)
-    fs.renameSync(`${file}.tmp`, file)
+    writeFileAtomic(path.join(topic.dir, 'topic.json'), JSON.stringify(data, null, 2))
   }
 }

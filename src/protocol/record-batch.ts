@@ -139,7 +139,36 @@ export function checkBatch(
   const expected = buf.readUInt32BE(at + Offsets.crc)
   const actual = crc32c(buf, at + Offsets.attributes, at + size)
   if (expected !== actual) return bad('CORRUPT_MESSAGE', `CRC mismatch: header ${expected}, computed ${actual}`)
+  if ((attributes & Attributes.compressionMask) === 0) {
+    const framing = recordsFramingProblem(buf, at + BATCH_HEADER_SIZE, at + size, count)
+    if (framing !== null) return bad('INVALID_RECORD', framing)
+  }
   return { problem: null, detail: '' }
+}
+
+/**
+ * Checks that an uncompressed records section is exactly `count` length-prefixed records: each
+ * length a positive varint, together filling the section. Cheap (one varint per record) and it
+ * stops a batch whose records cannot be decoded from being stored. Compressed sections are not
+ * inspected: that would mean decompressing every batch on the write path.
+ */
+function recordsFramingProblem(buf: Buffer, start: number, end: number, count: number): string | null {
+  let pos = start
+  for (let i = 0; i < count; i++) {
+    let raw = 0
+    let shift = 0
+    for (;;) {
+      if (pos >= end || shift > 28) return `record ${i} has a truncated length`
+      const byte = buf[pos++]
+      raw |= (byte & 0x7f) << shift
+      if ((byte & 0x80) === 0) break
+      shift += 7
+    }
+    const length = (raw >>> 1) ^ -(raw & 1)
+    if (length <= 0 || length > end - pos) return `record ${i} has length ${length} with ${end - pos} bytes left`
+    pos += length
+  }
+  return pos === end ? null : `${end - pos} bytes follow the last of ${count} records`
 }
 
 function bad(problem: BatchProblem, detail: string): BatchCheck {

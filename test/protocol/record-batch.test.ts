@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { crc32c } from '../../src/protocol/crc32c.ts'
 import { test } from 'node:test'
 import {
   BATCH_HEADER_SIZE,
@@ -95,4 +96,19 @@ test('int64 helpers handle negatives and values beyond 32 bits', () => {
     assert.equal(readInt64Number(b, 0), v)
     assert.equal(b.readBigInt64BE(0), BigInt(v))
   }
+})
+
+test('uncompressed records must tile the batch exactly', () => {
+  const good = buildRecordBatch([{ value: 'a' }, { value: 'bb' }])
+  // Lie about the first record's length, then re-sign the batch so only the framing is wrong.
+  const bad = Buffer.from(good)
+  bad[BATCH_HEADER_SIZE] = 0x7e
+  bad.writeUInt32BE(crc32c(bad, Offsets.attributes), Offsets.crc)
+  assert.equal(checkBatch(bad, 0, bad.length).problem, 'INVALID_RECORD')
+  // Trailing garbage after the last record.
+  const longer = Buffer.concat([good, Buffer.from([0])])
+  longer.writeInt32BE(longer.length - 12, Offsets.batchLength)
+  longer.writeUInt32BE(crc32c(longer, Offsets.attributes), Offsets.crc)
+  assert.equal(checkBatch(longer, 0, longer.length).problem, 'INVALID_RECORD')
+  assert.equal(checkBatch(good, 0, good.length).problem, null)
 })

@@ -10,6 +10,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { writeFileAtomic } from '../state/atomic-file.ts'
 
 export const CHECKPOINT_FILE = 'log.checkpoint'
 const MAGIC_LINE = 'tickflow-log-checkpoint 1'
@@ -43,31 +44,8 @@ export function readCheckpoint(dir: string): LogCheckpoint | null {
   return { logStartOffset, recoveryPoint }
 }
 
-/** Atomically replaces the checkpoint of `dir` (temp file, fsync, rename, fsync of the directory). */
+/** Atomically replaces the checkpoint of `dir`. */
 export function writeCheckpoint(dir: string, checkpoint: LogCheckpoint): void {
   const text = `${MAGIC_LINE}\nlog-start-offset ${checkpoint.logStartOffset}\nrecovery-point ${checkpoint.recoveryPoint}\n`
-  const file = path.join(dir, CHECKPOINT_FILE)
-  const tmp = `${file}.tmp`
-  const fd = fs.openSync(tmp, 'w')
-  try {
-    fs.writeSync(fd, text)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  fs.renameSync(tmp, file)
-  fsyncDirSync(dir)
-}
-
-/** fsyncs a directory so that created, renamed and removed entries are durable; best effort. */
-export function fsyncDirSync(dir: string): void {
-  let fd = -1
-  try {
-    fd = fs.openSync(dir, 'r')
-    fs.fsyncSync(fd)
-  } catch {
-    // Some platforms cannot open or fsync a directory; the entries then rely on the OS.
-  } finally {
-    if (fd >= 0) fs.closeSync(fd)
-  }
+  writeFileAtomic(path.join(dir, CHECKPOINT_FILE), text)
 }
