@@ -41,9 +41,13 @@ export class Partition {
     return this.log.logEndOffset
   }
 
-  /** The first offset of the oldest open transaction, or the high watermark when none is open. */
+  /**
+   * The first offset of the oldest open transaction, or the high watermark when none is open;
+   * never below the log start (DeleteRecords may have removed the transaction's first records).
+   */
   get lastStableOffset(): number {
-    return this.producers.firstUnstableOffset() ?? this.log.logEndOffset
+    const first = this.producers.firstUnstableOffset()
+    return first === undefined ? this.log.logEndOffset : Math.max(first, this.log.logStartOffset)
   }
 
   /**

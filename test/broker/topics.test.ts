@@ -208,3 +208,20 @@ test('idempotent-producer state comes back from the snapshot, or from the log wi
     assert.deepEqual(again?.producers.check(header), { kind: 'duplicate', baseOffset: 0, lastOffset: 1 })
   }
 })
+
+test('the last stable offset never falls below the log start', (t) => {
+  const h = home(t)
+  const m = h.open()
+  const p = m.create('lso', 1).partitions[0]
+  const batch = buildRecordBatch([{ value: 'a' }, { value: 'b' }, { value: 'c' }], {
+    producerId: 7,
+    producerEpoch: 0,
+    baseSequence: 0,
+    transactional: true,
+  })
+  p.append(batch, readBatchHeader(batch), Date.now())
+  assert.equal(p.lastStableOffset, 0, 'the open transaction holds the LSO at its first offset')
+  p.log.deleteRecordsBefore(2)
+  assert.equal(p.lastStableOffset, 2)
+  m.close()
+})

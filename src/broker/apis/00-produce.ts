@@ -111,16 +111,17 @@ function appendBatch(
   const header = readBatchHeader(records)
   if (header.attributes & Attributes.transactional) {
     // The producer must have added the partition to its open transaction first (KIP-890 part 1:
-    // otherwise a late write could open a transaction nobody will ever end).
-    if (
-      transactionalId === null ||
-      !transactions.isInTransaction(header.producerId, header.producerEpoch, partition.topic.name, index)
-    ) {
-      return failure(
-        index,
-        KafkaError.INVALID_TXN_STATE,
-        'the partition is not in an open transaction of this producer',
-      )
+    // otherwise a late write could open a transaction nobody will ever end). A fenced instance (an
+    // older epoch of the producer id) is told so: INVALID_PRODUCER_EPOCH, not a state error.
+    const code =
+      transactionalId === null
+        ? KafkaError.INVALID_TXN_STATE
+        : transactions.checkTransactionalWrite(header.producerId, header.producerEpoch, partition.topic.name, index)
+    if (code === KafkaError.INVALID_PRODUCER_EPOCH) {
+      return failure(index, code, `epoch ${header.producerEpoch} of producer ${header.producerId} was fenced`)
+    }
+    if (code !== KafkaError.NONE) {
+      return failure(index, code, 'the partition is not in an open transaction of this producer')
     }
   }
   const log = partition.log

@@ -47,19 +47,30 @@ function fetch(
     errorCode: result.errorCode,
     topics: result.topics.map((t) => ({
       name: t.name,
-      partitions: t.partitions.map((p) => ({
-        partitionIndex: p.partitionIndex,
-        committedOffset: BigInt(p.committedOffset),
-        committedLeaderEpoch: p.committedLeaderEpoch,
-        metadata: p.metadata,
-        // require_stable (v7+): an offset an open transaction will commit is not answered yet.
-        errorCode:
+      partitions: t.partitions.map((p) => {
+        // require_stable (v7+): an offset an open transaction will commit is not answered yet; as
+        // in Kafka the partition then carries no offset at all (-1, no leader epoch, empty metadata).
+        if (
           p.errorCode === KafkaError.NONE &&
           requireStable &&
           broker.transactions.hasPendingOffsets(groupId, t.name, p.partitionIndex)
-            ? KafkaError.UNSTABLE_OFFSET_COMMIT
-            : p.errorCode,
-      })),
+        ) {
+          return {
+            partitionIndex: p.partitionIndex,
+            committedOffset: -1n,
+            committedLeaderEpoch: -1,
+            metadata: '',
+            errorCode: KafkaError.UNSTABLE_OFFSET_COMMIT,
+          }
+        }
+        return {
+          partitionIndex: p.partitionIndex,
+          committedOffset: BigInt(p.committedOffset),
+          committedLeaderEpoch: p.committedLeaderEpoch,
+          metadata: p.metadata,
+          errorCode: p.errorCode,
+        }
+      }),
     })),
   }
 }

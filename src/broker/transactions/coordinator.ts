@@ -49,6 +49,11 @@ interface Transaction {
   transactionalId: string
   producerId: number
   producerEpoch: number
+  /**
+   * The epoch before the last bump asked for by a producer presenting its id and epoch (KIP-360),
+   * else -1: that producer may repeat the request after losing the answer.
+   */
+  lastProducerEpoch: number
   timeoutMs: number
   state: TransactionState
   /** topic -> partitions in the open transaction. */
@@ -64,6 +69,8 @@ interface Entry {
   transactionalId: string
   producerId: number
   producerEpoch: number
+  /** Absent in entries written before it existed. */
+  lastProducerEpoch?: number
   timeoutMs: number
   state: TransactionState
   partitions: Array<[string, number[]]>
@@ -84,6 +91,8 @@ export class TransactionCoordinator {
   private readonly logger: Logger
   private readonly now: () => number
   private readonly timer: NodeJS.Timeout
+  /** Transactions whose markers are being written right now (a retry must not start a second write). */
+  private readonly completing = new Set<Transaction>()
   private closed = false
 
   constructor(options: TransactionCoordinatorOptions) {
@@ -96,15 +105,16 @@ export class TransactionCoordinator {
     })
     this.journal = journal
     for (const raw of entries) this.load(JSON.parse(raw.toString('utf8')) as Entry)
-    this.timer = setInterval(() => void this.abortExpired(), options.checkIntervalMs ?? 1000)
+    this.timer = setInterval(() => void this.checkTransactions(), options.checkIntervalMs ?? 1000)
     this.timer.unref()
   }
 
   /** Completes transactions a crash left prepared and aborts those left open. Call once the logs are open. */
   async recover(): Promise<void> {
     for (const txn of this.txns.values()) {
-      if (txn.state === 'PrepareCommit') await this.complete(txn, true)
-      else if (txn.state === 'PrepareAbort') await this.complete(txn, false)
+      // One the periodic check is already completing is left to it.
+      if (this.completing.has(txn)) continue
+      if (txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') await this.completePrepared(txn)
       else if (txn.state === 'Ongoing') await this.abortWithBump(txn, 'the broker restarted')
     }
   }
@@ -125,6 +135,7 @@ export class TransactionCoordinator {
         transactionalId,
         producerId: this.hooks.allocateProducerId(),
         producerEpoch: 0,
+        lastProducerEpoch: -1,
         timeoutMs,
         state: 'Empty',
         partitions: new Map(),
@@ -137,14 +148,28 @@ export class TransactionCoordinator {
       return { errorCode: KafkaError.NONE, producerId: txn.producerId, producerEpoch: 0 }
     }
     if (txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') return fail(KafkaError.CONCURRENT_TRANSACTIONS)
-    // KIP-360: a producer presenting its id and epoch may only re-initialise its current incarnation.
-    if (producerId >= 0 && (producerId !== txn.producerId || producerEpoch !== txn.producerEpoch)) {
+    const presented = producerId >= 0
+    // KIP-360: a producer presenting its id and epoch may only re-initialise its current
+    // incarnation, or repeat the bump whose answer it lost: that gets the current epoch again.
+    const retry =
+      presented &&
+      txn.state !== 'Ongoing' &&
+      producerId === txn.producerId &&
+      producerEpoch === txn.lastProducerEpoch &&
+      producerEpoch >= 0
+    if (presented && !retry && (producerId !== txn.producerId || producerEpoch !== txn.producerEpoch)) {
       return fail(KafkaError.INVALID_PRODUCER_EPOCH)
     }
     if (txn.state === 'Ongoing') {
       await this.abortWithBump(txn, 'the producer re-initialised')
-    } else {
+      // The abort fenced with the last epoch of this producer id, which could never be fenced
+      // again: hand out a new producer id instead.
+      if (txn.producerEpoch >= MAX_EPOCH) this.bumpEpoch(txn)
+    } else if (!retry) {
+      const previous = txn.producerEpoch
       this.bumpEpoch(txn)
+      // Only a presenting producer can retry (a new instance would just bump again).
+      txn.lastProducerEpoch = presented && txn.producerEpoch > 0 ? previous : -1
     }
     txn.timeoutMs = timeoutMs
     txn.state = 'Empty'
@@ -216,21 +241,21 @@ export class TransactionCoordinator {
     const check = this.validate(transactionalId, producerId, producerEpoch)
     if (typeof check === 'number') return check
     const txn = check
+    // As Kafka: a retry of the EndTxn being (or already) completed is answered again, CONCURRENT_TRANSACTIONS
+    // while its markers are written; the opposite outcome, or ending no transaction, is INVALID_TXN_STATE.
     switch (txn.state) {
       case 'Empty':
-        return KafkaError.NONE
+        return KafkaError.INVALID_TXN_STATE
       case 'PrepareCommit':
+        return commit ? KafkaError.CONCURRENT_TRANSACTIONS : KafkaError.INVALID_TXN_STATE
       case 'PrepareAbort':
-        return KafkaError.CONCURRENT_TRANSACTIONS
+        return commit ? KafkaError.INVALID_TXN_STATE : KafkaError.CONCURRENT_TRANSACTIONS
       case 'CompleteCommit':
-        // A retry of the EndTxn that completed it is answered again; the opposite is an error.
         return commit ? KafkaError.NONE : KafkaError.INVALID_TXN_STATE
       case 'CompleteAbort':
         return commit ? KafkaError.INVALID_TXN_STATE : KafkaError.NONE
     }
-    txn.state = commit ? 'PrepareCommit' : 'PrepareAbort'
-    await this.persist(txn)
-    await this.complete(txn, commit)
+    await this.prepareAndComplete(txn, commit)
     return KafkaError.NONE
   }
 
@@ -245,10 +270,27 @@ export class TransactionCoordinator {
     )
   }
 
-  /** True when an open transaction holds an offset for the partition (OffsetFetch require_stable). */
+  /**
+   * The error of a transactional batch of this producer for the partition: NONE when the partition
+   * is in its open transaction, INVALID_PRODUCER_EPOCH when a newer epoch of the producer id exists
+   * (a fenced instance), else INVALID_TXN_STATE.
+   */
+  checkTransactionalWrite(producerId: number, producerEpoch: number, topic: string, partition: number): number {
+    if (this.isInTransaction(producerId, producerEpoch, topic, partition)) return KafkaError.NONE
+    const txn = this.byProducerId.get(producerId)
+    return txn !== undefined && producerEpoch < txn.producerEpoch
+      ? KafkaError.INVALID_PRODUCER_EPOCH
+      : KafkaError.INVALID_TXN_STATE
+  }
+
+  /**
+   * True when a transaction not yet completed holds an offset for the partition (OffsetFetch
+   * require_stable). Offsets stay pending until the markers are written, as in Kafka, where they
+   * are pending until the marker reaches the offsets topic.
+   */
   hasPendingOffsets(groupId: string, topic: string, partition: number): boolean {
     for (const txn of this.txns.values()) {
-      if (txn.state === 'Ongoing' && txn.pendingOffsets.get(groupId)?.has(`${topic}:${partition}`)) return true
+      if (txn.pendingOffsets.get(groupId)?.has(`${topic}:${partition}`)) return true
     }
     return false
   }
@@ -335,13 +377,40 @@ export class TransactionCoordinator {
     }
   }
 
-  /** Aborts an open transaction under a new epoch, fencing the producer that opened it. */
+  /**
+   * Aborts an open transaction under the next epoch, fencing the producer that opened it. The
+   * markers must carry the producer id the partitions know the transaction by, so this bump never
+   * moves to a new producer id (as Kafka's epoch fence); epochs handed out stop below MAX_EPOCH,
+   * so the fence epoch always fits.
+   */
   private async abortWithBump(txn: Transaction, reason: string): Promise<void> {
     this.logger.info({ transactionalId: txn.transactionalId, reason }, 'aborting a transaction')
-    this.bumpEpoch(txn)
-    txn.state = 'PrepareAbort'
-    await this.persist(txn)
-    await this.complete(txn, false)
+    txn.producerEpoch++
+    txn.lastProducerEpoch = -1
+    await this.prepareAndComplete(txn, false)
+  }
+
+  /** Journals PrepareCommit/PrepareAbort, then completes the transaction. */
+  private async prepareAndComplete(txn: Transaction, commit: boolean): Promise<void> {
+    txn.state = commit ? 'PrepareCommit' : 'PrepareAbort'
+    // Claimed before the first await: the periodic check must not start a second completion.
+    this.completing.add(txn)
+    try {
+      await this.persist(txn)
+      await this.complete(txn, commit)
+    } finally {
+      this.completing.delete(txn)
+    }
+  }
+
+  /** Completes a prepared transaction (after a restart, or when writing its markers failed). */
+  private async completePrepared(txn: Transaction): Promise<void> {
+    this.completing.add(txn)
+    try {
+      await this.complete(txn, txn.state === 'PrepareCommit')
+    } finally {
+      this.completing.delete(txn)
+    }
   }
 
   /** Writes the markers (and commits the offsets), then records the completion. */
@@ -359,16 +428,23 @@ export class TransactionCoordinator {
     await this.persist(txn)
   }
 
-  private async abortExpired(): Promise<void> {
+  /**
+   * The periodic check: aborts transactions open longer than their timeout, and retries the
+   * completion of prepared ones whose markers could not be written (a prepared transaction holds
+   * back the last stable offset of its partitions until its markers are in).
+   */
+  private async checkTransactions(): Promise<void> {
     const now = this.now()
     for (const txn of this.txns.values()) {
       if (this.closed) return
-      if (txn.state === 'Ongoing' && now - txn.startedAt > txn.timeoutMs) {
-        try {
+      try {
+        if (txn.state === 'Ongoing' && now - txn.startedAt > txn.timeoutMs) {
           await this.abortWithBump(txn, `open longer than its ${txn.timeoutMs} ms timeout`)
-        } catch (err) {
-          this.logger.error({ err, transactionalId: txn.transactionalId }, 'aborting an expired transaction failed')
+        } else if ((txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') && !this.completing.has(txn)) {
+          await this.completePrepared(txn)
         }
+      } catch (err) {
+        this.logger.error({ err, transactionalId: txn.transactionalId }, 'completing a transaction failed')
       }
     }
   }
@@ -391,6 +467,7 @@ export class TransactionCoordinator {
       transactionalId: txn.transactionalId,
       producerId: txn.producerId,
       producerEpoch: txn.producerEpoch,
+      lastProducerEpoch: txn.lastProducerEpoch,
       timeoutMs: txn.timeoutMs,
       state: txn.state,
       partitions: [...txn.partitions].map(([t, set]) => [t, [...set]]),
@@ -407,6 +484,7 @@ export class TransactionCoordinator {
       transactionalId: e.transactionalId,
       producerId: e.producerId,
       producerEpoch: e.producerEpoch,
+      lastProducerEpoch: e.lastProducerEpoch ?? -1,
       timeoutMs: e.timeoutMs,
       state: e.state,
       partitions: new Map(e.partitions.map(([t, ps]) => [t, new Set(ps)])),

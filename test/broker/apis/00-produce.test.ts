@@ -1,7 +1,8 @@
 /**
  * Produce (key 0) at the protocol level: appends and base offsets, acks=0 silence, acks
- * validation, per-partition errors, the one-batch rule and header checks, max.message.bytes, and
- * the idempotent producer's sequence rules, including across a restart.
+ * validation, per-partition errors, the one-batch rule and header checks, max.message.bytes, the
+ * idempotent producer's sequence rules, including across a restart, and transactional batches
+ * (added partitions only, fenced epochs, a transaction left open by a restart).
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
@@ -28,6 +29,7 @@ import {
   produce,
   recordsOf,
 } from '../../helpers/wire.ts'
+import { endTxn, logEntries, markerProducers, TxnProducer } from '../../helpers/txn-wire.ts'
 
 const OLDEST = 3
 const NEWEST = 11
@@ -286,4 +288,84 @@ test('v0-2 are advertised but refused per partition with UNSUPPORTED_VERSION, ap
     assert.equal(res.responses[0].partitionResponses[0].errorCode, KafkaError.UNSUPPORTED_VERSION)
   }
   assert.equal(broker.context.topics.getPartition('old', 0)?.log.logEndOffset, 0)
+})
+
+test('transactional batches: only to partitions added to the open transaction, with the transactional id', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'txn', 2)
+  const p = await TxnProducer.init(c, 'tx')
+  await p.add({ txn: [0] })
+  assert.equal((await p.sendRaw('txn', 1, ['not-added'])).errorCode, KafkaError.INVALID_TXN_STATE)
+  assert.equal((await p.sendRaw('txn', 0, ['a', 'b'])).baseOffset, 0n)
+  // The same batch without the request's transactional id is refused.
+  const batch = batchOf(['c'], { transactional: true, producerId: p.producerId, producerEpoch: 0, baseSequence: 2 })
+  assert.equal((await produce(c, 'txn', 0, batch)).errorCode, KafkaError.INVALID_TXN_STATE)
+  // A retry of a batch of the transaction is recognised as one.
+  const retry = batchOf(['a', 'b'], {
+    transactional: true,
+    producerId: p.producerId,
+    producerEpoch: 0,
+    baseSequence: 0,
+  })
+  const dup = await produce(c, 'txn', 0, retry, { transactionalId: 'tx' })
+  assert.deepEqual([dup.errorCode, dup.baseOffset], [KafkaError.NONE, 0n])
+  await p.commit()
+  // After the commit the partition is out of the transaction until it is added again.
+  assert.equal((await p.sendRaw('txn', 0, ['late'])).errorCode, KafkaError.INVALID_TXN_STATE)
+  // Sequences continue across the transactions of one epoch.
+  assert.equal(await p.send('txn', 0, ['next']), 3)
+  await p.commit()
+  assert.equal((await listOffset(c, 'txn', 0, -1)).offset, 5n)
+  assert.equal((await listOffset(c, 'txn', 1, -1)).offset, 0n)
+})
+
+test('a fenced transactional producer (an older epoch) gets INVALID_PRODUCER_EPOCH', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'txn', 2)
+  const zombie = await TxnProducer.init(c, 'tx')
+  assert.equal(await zombie.send('txn', 0, ['a']), 0)
+  // A new instance of the same transactional id aborts the open transaction and fences the old one.
+  const current = await TxnProducer.init(c, 'tx')
+  assert.equal(current.producerEpoch, zombie.producerEpoch + 1)
+  assert.equal((await zombie.sendRaw('txn', 0, ['late'])).errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
+  // Also to a partition its transaction never touched.
+  assert.equal((await zombie.sendRaw('txn', 1, ['late'])).errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
+  assert.equal(await zombie.end(true), KafkaError.INVALID_PRODUCER_EPOCH)
+  // The current instance starts its sequences over.
+  assert.equal(await current.send('txn', 0, ['new']), 2)
+  await current.commit()
+  const f = await fetchOne(c, 12, { topic: 'txn', offset: 0 }, { isolationLevel: 1 })
+  assert.deepEqual(logEntries(f.records), ['a@0', 'ABORT@1', 'new@2', 'COMMIT@3'])
+  assert.deepEqual(f.abortedTransactions, [{ producerId: BigInt(zombie.producerId), firstOffset: 0n }])
+})
+
+test('a transaction open when the broker stops is aborted on restart; the old epoch is fenced', async (t) => {
+  const home = brokerHome(t)
+  let broker = await home.start()
+  let c = await connect(t, broker)
+  await mustCreateTopic(c, 'txn', 1)
+  assert.equal((await produce(c, 'txn', 0, batchOf(['pre']))).baseOffset, 0n)
+  const p = await TxnProducer.init(c, 'tx')
+  assert.equal(await p.send('txn', 0, ['a', 'b']), 1)
+  c.close()
+  await broker.close()
+
+  broker = await home.start()
+  c = await connect(t, broker)
+  const f = await fetchOne(c, 12, { topic: 'txn', offset: 0 }, { isolationLevel: 1 })
+  assert.deepEqual([f.highWatermark, f.lastStableOffset], [4n, 4n], 'the LSO is back at the high watermark')
+  assert.deepEqual(f.abortedTransactions, [{ producerId: BigInt(p.producerId), firstOffset: 1n }])
+  assert.deepEqual(logEntries(f.records), ['pre@0', 'a@1', 'b@2', 'ABORT@3'])
+  assert.deepEqual(markerProducers(f.records), [{ offset: 3, producerId: p.producerId, epoch: p.producerEpoch + 1 }])
+  // The instance that opened it is fenced, on the partition and at the coordinator.
+  const late = batchOf(['late'], { transactional: true, producerId: p.producerId, producerEpoch: 0, baseSequence: 2 })
+  assert.equal(
+    (await produce(c, 'txn', 0, late, { transactionalId: 'tx' })).errorCode,
+    KafkaError.INVALID_PRODUCER_EPOCH,
+  )
+  assert.equal(await endTxn(c, 'tx', p.producerId, p.producerEpoch, true), KafkaError.INVALID_PRODUCER_EPOCH)
+  const next = await TxnProducer.init(c, 'tx')
+  assert.deepEqual([next.producerId, next.producerEpoch], [p.producerId, p.producerEpoch + 2])
 })

@@ -1,10 +1,13 @@
 /**
  * Fetch (key 1): offset range checks, containing-batch and KIP-74 size semantics, topic ids from
  * v13, long polls woken by appends (observed through the handler's diagnostics channel, never by
- * timing) and isolation levels.
+ * timing) and isolation levels: the last stable offset and aborted transactions of read_committed
+ * fetches, also after a restart.
  */
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import fs from 'node:fs'
+import path from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { FETCH_CHANNEL, type FetchEvent } from '../../../src/broker/apis/01-fetch.ts'
 import { KafkaError } from '../../../src/protocol/error-codes.ts'
@@ -17,8 +20,10 @@ import {
   writeFetchRequest,
 } from '../../../src/protocol/messages/index.ts'
 import { startTestBroker } from '../../helpers/broker.ts'
+import { logEntries, TxnProducer } from '../../helpers/txn-wire.ts'
 import {
   batchOf,
+  brokerHome,
   connect,
   fetchBody,
   fetchMany,
@@ -33,6 +38,7 @@ const OLDEST = 4
 const NEWEST = 17
 /** The newest version that names topics instead of ids. */
 const LAST_BY_NAME = 12
+const READ_COMMITTED = 1
 
 /** Resolves at the next time a Fetch parks on `topic` (published by the handler). */
 function nextPark(t: TestContext, topic: string): Promise<void> {
@@ -309,4 +315,130 @@ test('a fetch parked on a topic that is then deleted is still answered', async (
   assert.equal(del.responses[0].errorCode, KafkaError.NONE)
   const p = await pending
   assert.equal(p.errorCode, KafkaError.UNKNOWN_TOPIC_OR_PARTITION)
+})
+
+test('read_committed: the LSO is the first offset of the oldest open transaction, across producers', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'txn')
+  const first = await TxnProducer.init(c, 'first')
+  const second = await TxnProducer.init(c, 'second')
+  const committed = async (offset = 0) =>
+    fetchOne(c, LAST_BY_NAME, { topic: 'txn', offset }, { isolationLevel: READ_COMMITTED })
+  assert.equal(await first.send('txn', 0, ['f1']), 0)
+  assert.equal(await second.send('txn', 0, ['s1']), 1)
+  assert.equal(await first.send('txn', 0, ['f2']), 2)
+  assert.equal((await committed()).lastStableOffset, 0n)
+  await first.commit()
+  // The second transaction is still open from offset 1: the commit of the first does not pass it.
+  const partly = await committed()
+  assert.deepEqual([partly.highWatermark, partly.lastStableOffset], [4n, 1n])
+  assert.deepEqual(logEntries(partly.records), ['f1@0'])
+  await second.abort()
+  const all = await committed()
+  assert.deepEqual([all.highWatermark, all.lastStableOffset], [5n, 5n])
+  assert.deepEqual(logEntries(all.records), ['f1@0', 's1@1', 'f2@2', 'COMMIT@3', 'ABORT@4'])
+  assert.deepEqual(all.abortedTransactions, [{ producerId: BigInt(second.producerId), firstOffset: 1n }])
+  assert.deepEqual((await committed(4)).abortedTransactions, [
+    { producerId: BigInt(second.producerId), firstOffset: 1n },
+  ])
+  assert.deepEqual((await committed(5)).abortedTransactions, [])
+})
+
+test('a parked read_committed fetch is answered by the commit, not by writes of the open transaction', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  const reader = await connect(t, broker)
+  await mustCreateTopic(c, 'txn')
+  const p = await TxnProducer.init(c, 'tx')
+  assert.equal(await p.send('txn', 0, ['a']), 0)
+  const events: FetchEvent[] = []
+  const onEvent = (e: unknown): void => {
+    if ((e as FetchEvent).topics.includes('txn')) events.push(e as FetchEvent)
+  }
+  subscribe(FETCH_CHANNEL, onEvent)
+  t.after(() => unsubscribe(FETCH_CHANNEL, onEvent))
+  let parked = nextPark(t, 'txn')
+  const pending = fetchOne(
+    reader,
+    LAST_BY_NAME,
+    { topic: 'txn', offset: 0 },
+    { minBytes: 1, maxWaitMs: 600_000, isolationLevel: READ_COMMITTED },
+  )
+  await parked
+  // More data of the open transaction wakes the fetch, which finds nothing stable and parks again.
+  parked = nextPark(t, 'txn')
+  assert.equal(await p.send('txn', 0, ['b']), 1)
+  await parked
+  await p.commit()
+  const res = await pending
+  assert.deepEqual(logEntries(res.records), ['a@0', 'b@1', 'COMMIT@2'])
+  assert.equal(res.lastStableOffset, 3n)
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['parked', 'woken', 'parked', 'woken'],
+  )
+})
+
+test('the transaction state of a partition survives a restart: snapshot, log replay, stale snapshot plus replay', async (t) => {
+  for (const variant of ['snapshot', 'log', 'stale snapshot'] as const) {
+    await t.test(variant, async (t) => {
+      const home = brokerHome(t)
+      let broker = await home.start()
+      let c = await connect(t, broker)
+      await mustCreateTopic(c, 'txn')
+      const p = await TxnProducer.init(c, 'p')
+      const q = await TxnProducer.init(c, 'q')
+      assert.equal(await p.send('txn', 0, ['a']), 0)
+      await p.commit()
+      assert.equal(await p.send('txn', 0, ['b', 'c']), 2)
+      await p.abort()
+      assert.equal(await q.send('txn', 0, ['d']), 5)
+      // A snapshot taken while q's transaction is open, kept to be put back after the stop.
+      const snapshot = path.join(home.dir, 'topics', 'txn', '0.producers')
+      broker.context.topics.saveProducerSnapshots()
+      const stale = fs.readFileSync(snapshot)
+      await q.abort()
+      // One more committed transaction of p after the snapshot.
+      assert.equal(await p.send('txn', 0, ['e']), 7)
+      await p.commit()
+      c.close()
+      await broker.close()
+      if (variant === 'log') fs.rmSync(snapshot)
+      if (variant === 'stale snapshot') fs.writeFileSync(snapshot, stale)
+
+      broker = await home.start()
+      c = await connect(t, broker)
+      const f = await fetchOne(c, LAST_BY_NAME, { topic: 'txn', offset: 0 }, { isolationLevel: READ_COMMITTED })
+      assert.deepEqual([f.highWatermark, f.lastStableOffset], [9n, 9n], 'no transaction is left open')
+      assert.deepEqual(f.abortedTransactions, [
+        { producerId: BigInt(p.producerId), firstOffset: 2n },
+        { producerId: BigInt(q.producerId), firstOffset: 5n },
+      ])
+      assert.deepEqual(logEntries(f.records), [
+        'a@0',
+        'COMMIT@1',
+        'b@2',
+        'c@3',
+        'ABORT@4',
+        'd@5',
+        'ABORT@6',
+        'e@7',
+        'COMMIT@8',
+      ])
+      // Later transactions behave as before the restart.
+      const p2 = await TxnProducer.init(c, 'p')
+      assert.equal(await p2.send('txn', 0, ['f']), 9)
+      assert.equal(
+        (await fetchOne(c, LAST_BY_NAME, { topic: 'txn', offset: 0 }, { isolationLevel: READ_COMMITTED }))
+          .lastStableOffset,
+        9n,
+      )
+      await p2.abort()
+      const after = await fetchOne(c, LAST_BY_NAME, { topic: 'txn', offset: 7 }, { isolationLevel: READ_COMMITTED })
+      assert.deepEqual(after.abortedTransactions, [{ producerId: BigInt(p.producerId), firstOffset: 9n }])
+      c.close()
+      await broker.close()
+    })
+  }
 })

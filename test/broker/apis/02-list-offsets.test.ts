@@ -1,6 +1,7 @@
 /**
  * ListOffsets (key 2): the special timestamps (-1 latest, -2 earliest, -3 max timestamp), lookups
- * by timestamp down to the record inside compressed batches, and per-partition errors.
+ * by timestamp down to the record inside compressed batches, per-partition errors, and the last
+ * stable offset as the end of read_committed readers.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -14,6 +15,7 @@ import {
 import { buildRecordBatch } from '../../../src/protocol/record-batch.ts'
 import { startTestBroker } from '../../helpers/broker.ts'
 import { batchOf, connect, fixCrc, listOffset, mustCreateTopic, produce } from '../../helpers/wire.ts'
+import { TxnProducer } from '../../helpers/txn-wire.ts'
 
 const OLDEST = 1
 const NEWEST = 9
@@ -148,5 +150,37 @@ test('a stored batch whose records do not decode does not cost the client its co
   for (const query of [4000, MAX_TIMESTAMP]) {
     const p = await listOffset(c, 'garbled', 0, query)
     assert.deepEqual([p.errorCode, p.offset, p.timestamp], [KafkaError.NONE, 0n, 5000n], `timestamp ${query}`)
+  }
+})
+
+test('v2+ with a transaction open: latest is the LSO for read_committed and the HWM for read_uncommitted', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'txn')
+  const base = 1_700_000_000_000
+  await produce(c, 'txn', 0, buildRecordBatch([{ value: 'early', timestamp: base }]))
+  const p = await TxnProducer.init(c, 'tx')
+  await p.add({ txn: [0] })
+  const batch = buildRecordBatch([{ value: 'late', timestamp: base + 5000 }], {
+    transactional: true,
+    producerId: p.producerId,
+    producerEpoch: p.producerEpoch,
+    baseSequence: 0,
+  })
+  assert.equal((await produce(c, 'txn', 0, batch, { transactionalId: 'tx' })).baseOffset, 1n)
+  const at = (timestamp: number, isolationLevel: number, version: number) =>
+    listOffset(c, 'txn', 0, timestamp, { version, isolationLevel })
+  for (const version of [2, NEWEST]) {
+    assert.equal((await at(LATEST, 1, version)).offset, 1n, `v${version} read_committed: the LSO`)
+    assert.equal((await at(LATEST, 0, version)).offset, 2n, `v${version} read_uncommitted: the HWM`)
+    // A lookup by timestamp does not find a record at or past the LSO for read_committed readers.
+    assert.equal((await at(base + 1000, 1, version)).offset, -1n)
+    assert.equal((await at(base + 1000, 0, version)).offset, 1n)
+  }
+  assert.deepEqual([(await at(MAX_TIMESTAMP, 1, NEWEST)).offset, (await at(MAX_TIMESTAMP, 0, NEWEST)).offset], [0n, 1n])
+  await p.commit()
+  for (const isolationLevel of [0, 1]) {
+    assert.equal((await at(LATEST, isolationLevel, NEWEST)).offset, 3n, 'after the commit both are past the marker')
+    assert.equal((await at(base + 1000, isolationLevel, NEWEST)).offset, 1n)
   }
 })

@@ -1,6 +1,6 @@
 /**
  * OffsetFetch (key 9): the single-group form (v1-7, topics = null from v2) and the multi-group
- * form of v8+.
+ * form of v8+; offsets of transactions, hidden by require_stable (v7+) while pending.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -14,6 +14,7 @@ import type { RawClient } from '../../helpers/raw-client.ts'
 import { startTestBroker } from '../../helpers/broker.ts'
 import { commit } from '../../helpers/group-wire.ts'
 import { connect, mustCreateTopic } from '../../helpers/wire.ts'
+import { addOffsets, TxnProducer, txnOffsetCommit } from '../../helpers/txn-wire.ts'
 
 const offsetFetch = (c: RawClient, version: number, body: OffsetFetchRequestInput) =>
   c.request(9, version, writeOffsetFetchRequest, readOffsetFetchResponse, body)
@@ -93,4 +94,86 @@ test('v8+: several groups in one request, each with topics or null', async (t) =
       ],
     )
   }
+})
+
+test('transactional offsets: committed with the transaction only; v7+ require_stable sees UNSTABLE_OFFSET_COMMIT while pending', async (t) => {
+  const c = await setup(t)
+  const pendingTxn = async (offsets: Array<[string, number, number]>) => {
+    const p = await TxnProducer.init(c, 'tx')
+    assert.equal(await addOffsets(c, 'tx', p.producerId, p.producerEpoch, 'g1'), KafkaError.NONE)
+    const codes = await txnOffsetCommit(c, {
+      transactionalId: 'tx',
+      groupId: 'g1',
+      producerId: p.producerId,
+      producerEpoch: p.producerEpoch,
+      offsets: offsets.map(([topic, partition, offset]) => ({ topic, partition, offset })),
+    })
+    assert.deepEqual(
+      [...codes.values()],
+      offsets.map(() => KafkaError.NONE),
+    )
+    return p
+  }
+  /** [topic, partition, offset, metadata, error] of g1's a-0, a-1 and b-0 (v7, or v8 with g2 beside it). */
+  const g1 = async (requireStable: boolean, version = 7) => {
+    const topics = [
+      { name: 'a', partitionIndexes: [0, 1] },
+      { name: 'b', partitionIndexes: [0] },
+    ]
+    const res =
+      version < 8
+        ? await offsetFetch(c, version, { groupId: 'g1', topics, requireStable })
+        : (
+            await offsetFetch(c, version, {
+              groups: [
+                { groupId: 'g1', memberId: null, memberEpoch: -1, topics },
+                { groupId: 'g2', memberId: null, memberEpoch: -1, topics: null },
+              ],
+              requireStable,
+            })
+          ).groups[0]
+    return res.topics.flatMap((x) =>
+      x.partitions.map((p) => [x.name, p.partitionIndex, Number(p.committedOffset), p.metadata, p.errorCode]),
+    )
+  }
+  const before = [
+    ['a', 0, 10, 'm10', 0],
+    ['a', 1, 11, null, 0],
+    ['b', 0, 12, null, 0],
+  ]
+  const p = await pendingTxn([
+    ['a', 0, 50],
+    ['a', 1, 51],
+  ])
+  // Without require_stable the committed offsets are answered as they are.
+  assert.deepEqual(await g1(false), before)
+  const unstable = [
+    ['a', 0, -1, '', KafkaError.UNSTABLE_OFFSET_COMMIT],
+    ['a', 1, -1, '', KafkaError.UNSTABLE_OFFSET_COMMIT],
+    ['b', 0, 12, null, 0],
+  ]
+  assert.deepEqual(await g1(true), unstable)
+  assert.deepEqual(await g1(true, 8), unstable)
+  // Another group is not affected.
+  const g2 = await offsetFetch(c, 7, {
+    groupId: 'g2',
+    topics: [{ name: 'b', partitionIndexes: [0] }],
+    requireStable: true,
+  })
+  assert.equal(g2.topics[0].partitions[0].errorCode, KafkaError.NONE)
+
+  await p.commit()
+  const after = [
+    ['a', 0, 50, null, 0],
+    ['a', 1, 51, null, 0],
+    ['b', 0, 12, null, 0],
+  ]
+  assert.deepEqual(await g1(true), after)
+  assert.deepEqual(await g1(false, 8), after)
+
+  // An aborted transaction leaves the committed offsets as they were.
+  const q = await pendingTxn([['b', 0, 99]])
+  assert.deepEqual((await g1(true))[2], ['b', 0, -1, '', KafkaError.UNSTABLE_OFFSET_COMMIT])
+  await q.abort()
+  assert.deepEqual(await g1(true), after)
 })

@@ -1,11 +1,15 @@
-/** InitProducerId (key 22): fresh ids, transactional ids and epochs, no reuse. */
+/**
+ * InitProducerId (key 22): fresh ids, transactional ids and epochs, no reuse; a new instance of
+ * a transactional id aborts the transaction the previous one left open.
+ */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { KafkaError } from '../../../src/protocol/error-codes.ts'
 import { readInitProducerIdResponse, writeInitProducerIdRequest } from '../../../src/protocol/messages/index.ts'
 import type { RawClient } from '../../helpers/raw-client.ts'
 import { startTestBroker } from '../../helpers/broker.ts'
-import { brokerHome, connect } from '../../helpers/wire.ts'
+import { brokerHome, connect, fetchOne, mustCreateTopic } from '../../helpers/wire.ts'
+import { initTxn, markerProducers, TxnProducer } from '../../helpers/txn-wire.ts'
 
 const init = (
   c: RawClient,
@@ -82,4 +86,59 @@ test('an epoch bump of an id this broker never handed out does not make that id 
   const claimed = await init(c, 4, { producerId: first.producerId + 1n, producerEpoch: 0 })
   const next = await init(c, 4)
   assert.notEqual(next.producerId, claimed.producerId)
+})
+
+test('with a transaction open, a new instance aborts it: ABORT markers under the new epoch in its partitions', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'txn', 3)
+  const old = await TxnProducer.init(c, 'tx')
+  assert.equal(await old.send('txn', 0, ['a']), 0)
+  assert.equal(await old.send('txn', 2, ['b', 'c']), 0)
+  const res = await initTxn(c, 'tx')
+  assert.deepEqual([res.errorCode, Number(res.producerId)], [KafkaError.NONE, old.producerId])
+  assert.equal(res.producerEpoch, old.producerEpoch + 1)
+  for (const [partition, marker] of [
+    [0, 1],
+    [2, 2],
+  ]) {
+    const f = await fetchOne(c, 12, { topic: 'txn', partition, offset: 0 }, { isolationLevel: 1 })
+    assert.equal(f.lastStableOffset, f.highWatermark, `txn-${partition} is stable again`)
+    assert.deepEqual(markerProducers(f.records), [
+      { offset: marker, producerId: old.producerId, epoch: res.producerEpoch },
+    ])
+    assert.deepEqual(f.abortedTransactions, [{ producerId: BigInt(old.producerId), firstOffset: 0n }])
+  }
+  assert.equal(broker.context.topics.getPartition('txn', 1)?.log.logEndOffset, 0, 'no marker outside the transaction')
+  assert.equal(broker.context.transactions.describe('tx')?.state, 'Empty')
+})
+
+test('a transaction timeout must be positive and at most 15 minutes: INVALID_TRANSACTION_TIMEOUT', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  for (const timeoutMs of [0, -5, 15 * 60_000 + 1]) {
+    const res = await initTxn(c, 'tx', { timeoutMs })
+    assert.deepEqual(
+      [res.errorCode, res.producerId, res.producerEpoch],
+      [KafkaError.INVALID_TRANSACTION_TIMEOUT, -1n, -1],
+    )
+  }
+  assert.equal((await initTxn(c, 'tx', { timeoutMs: 15 * 60_000 })).errorCode, KafkaError.NONE)
+  // A timeout is irrelevant without a transactional id.
+  assert.equal((await initTxn(c, null, { timeoutMs: 0 })).errorCode, KafkaError.NONE)
+})
+
+test('transactional ids survive a restart: the same producer id at the next epoch', async (t) => {
+  const home = brokerHome(t)
+  let broker = await home.start()
+  let c = await connect(t, broker)
+  const first = await initTxn(c, 'tx')
+  c.close()
+  await broker.close()
+  broker = await home.start()
+  c = await connect(t, broker)
+  const again = await initTxn(c, 'tx', { producerId: Number(first.producerId), producerEpoch: first.producerEpoch })
+  assert.deepEqual([again.errorCode, again.producerId, again.producerEpoch], [KafkaError.NONE, first.producerId, 1])
+  // Ids handed out after the restart do not collide with the transactional one.
+  assert.notEqual((await init(c, 4)).producerId, first.producerId)
 })

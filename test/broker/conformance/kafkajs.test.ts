@@ -57,6 +57,37 @@ async function produce(o: ProduceOptions, allowAutoTopicCreation: boolean): Prom
   }
 }
 
+/** One transaction of a new transactional producer: send every record, then commit or abort. */
+async function produceInTransaction(o: ProduceOptions & { transactionalId: string; commit: boolean }): Promise<void> {
+  const producer = kafka(o.brokers).producer({
+    transactionalId: o.transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  })
+  // connect() sends InitProducerId for the transactional id.
+  await producer.connect()
+  try {
+    const transaction = await producer.transaction()
+    try {
+      for (let i = 0; i < o.records.length; i += 5000) {
+        await transaction.send({
+          topic: o.topic,
+          compression: TYPES[o.compression ?? 'none'],
+          messages: o.records.slice(i, i + 5000).map((r) => ({ key: r.key, value: r.value, partition: r.partition })),
+        })
+      }
+    } catch (err) {
+      await transaction.abort()
+      throw err
+    }
+    if (o.commit) await transaction.commit()
+    else await transaction.abort()
+  } finally {
+    await producer.disconnect()
+  }
+}
+
 function toRecord(
   partition: number,
   m: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string },
@@ -76,12 +107,15 @@ const client: ConformanceClient = {
 
   produce: (o) => produce(o, false),
   produceToNewTopic: (o) => produce(o, true),
+  produceInTransaction,
 
   async consume(o) {
     // KafkaJS reads through a consumer group only: use a throwaway group and seek each partition.
     const consumer = kafka(o.brokers).consumer({
       groupId: `kafkajs-reader-${Date.now()}-${Math.random()}`,
       maxWaitTimeInMs: o.maxWaitMs ?? 500,
+      // read_committed (KafkaJS's default, set for the record): aborted records and markers are dropped.
+      readUncommitted: false,
     })
     const wanted = new Map(o.start.map((s) => [s.partition, s.offset]))
     const got: ConsumedRecord[] = []

@@ -4,6 +4,8 @@
  * `apt-get install kcat`); without it, or without one of the codecs, this file fails at load.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { eventually } from '../../helpers/broker.ts'
+import { listEndOffsets } from '../../helpers/admin.ts'
 import {
   conformanceSuite,
   type ConformanceClient,
@@ -153,14 +155,8 @@ class RecordParser {
   }
 }
 
-/** One kcat producer run for records that share a partition (or all go through the partitioner). */
-async function produceRun(
-  o: ProduceOptions,
-  partition: number | undefined,
-  records: TestRecord[],
-  autoCreate: boolean,
-  idempotent: boolean,
-): Promise<void> {
+/** The producer input for `records`: key, KEY_DELIM, value, MSG_DELIM each. */
+function producerInput(records: TestRecord[]): Buffer {
   const input: string[] = []
   for (const r of records) {
     for (const s of [r.key, r.value]) {
@@ -170,6 +166,17 @@ async function produceRun(
     }
     input.push(r.key, KEY_DELIM, r.value, MSG_DELIM)
   }
+  return Buffer.from(input.join(''))
+}
+
+/** One kcat producer run for records that share a partition (or all go through the partitioner). */
+async function produceRun(
+  o: ProduceOptions,
+  partition: number | undefined,
+  records: TestRecord[],
+  autoCreate: boolean,
+  idempotent: boolean,
+): Promise<void> {
   let delivered = 0
   let failed = 0
   const run = startKcat(
@@ -213,7 +220,7 @@ async function produceRun(
       return false
     },
   )
-  run.child.stdin?.end(Buffer.from(input.join('')))
+  run.child.stdin?.end(producerInput(records))
   const r = await run.closed
   // kcat exits 1 when a delivery report failed; it can also exit 0 after a fatal error left
   // messages undelivered, so every message must also have its own success report.
@@ -224,15 +231,115 @@ async function produceRun(
   }
 }
 
-async function produce(o: ProduceOptions, autoCreate: boolean, idempotent: boolean): Promise<void> {
-  // kcat takes one partition (or the partitioner) per run: group the records by target partition.
+/** kcat takes one partition (or the partitioner) per run: the records grouped by target partition. */
+function byTargetPartition(records: TestRecord[]): Map<number | undefined, TestRecord[]> {
   const groups = new Map<number | undefined, TestRecord[]>()
-  for (const r of o.records) {
+  for (const r of records) {
     const group = groups.get(r.partition)
     if (group) group.push(r)
     else groups.set(r.partition, [r])
   }
-  for (const [partition, records] of groups) await produceRun(o, partition, records, autoCreate, idempotent)
+  return groups
+}
+
+async function produce(o: ProduceOptions, autoCreate: boolean, idempotent: boolean): Promise<void> {
+  for (const [partition, records] of byTargetPartition(o.records)) {
+    await produceRun(o, partition, records, autoCreate, idempotent)
+  }
+}
+
+/**
+ * One transactional kcat run (`-X transactional.id`): kcat begins a transaction, produces every
+ * input message in it and commits when stdin closes; a termination signal makes it abort instead.
+ * To abort, the records are written and kcat is interrupted (SIGINT) only once the broker has them
+ * all: kcat serves delivery reports only while it produces, so with stdin open they would come
+ * too late to wait for; the partitions' end offsets (read_uncommitted) tell instead. The delivery
+ * reports are still counted, printed when kcat flushes before exiting.
+ */
+async function transactionalRun(
+  o: ProduceOptions & { transactionalId: string; commit: boolean },
+  partition: number | undefined,
+  records: TestRecord[],
+): Promise<void> {
+  let delivered = 0
+  let failed = 0
+  let committed = false
+  let aborting = false
+  const run = startKcat(
+    [
+      ...common(o.brokers),
+      '-P',
+      '-t',
+      o.topic,
+      ...(partition === undefined ? [] : ['-p', String(partition)]),
+      '-K',
+      '\\x1f',
+      '-D',
+      '\\x1e',
+      '-v',
+      '-v',
+      '-X',
+      `transactional.id=${o.transactionalId}`,
+      '-X',
+      `compression.codec=${o.compression ?? 'none'}`,
+      '-X',
+      'message.timeout.ms=60000',
+      // The timeout of init, commit and abort (seconds; kcat's default 5 is short on a busy machine).
+      '-m',
+      '60',
+    ],
+    undefined,
+    (line) => {
+      if (line.startsWith('% Message delivered to partition')) {
+        delivered++
+        return true
+      }
+      if (line.startsWith('% Delivery failed')) failed++
+      if (line.includes('Transaction successfully committed')) committed = true
+      if (line.includes('Aborting transaction due to termination signal')) aborting = true
+      return false
+    },
+  )
+  const input = producerInput(records)
+  if (o.commit) run.child.stdin?.end(input)
+  else await interrupt(o, run, records, input)
+  const r = await run.closed
+  const outcome = o.commit ? committed : aborting
+  if (r.code !== 0 || failed > 0 || delivered !== records.length || !outcome) {
+    throw new Error(
+      `kcat transactional produce (${o.commit ? 'commit' : 'abort'}): ${delivered}/${records.length} delivered, ` +
+        `${failed} failed, outcome ${outcome ? 'seen' : 'not seen'}, exit ${r.code ?? r.signal}:\n${run.tail()}`,
+    )
+  }
+}
+
+/** Writes the records of a transaction to abort, waits until the broker has them all, then interrupts kcat. */
+async function interrupt(o: ProduceOptions, run: KcatRun, records: TestRecord[], input: Buffer): Promise<void> {
+  try {
+    // kcat reads one 128-byte fread() (which waits for a full chunk) before it returns each next
+    // message, even one already buffered: until stdin ends it handles message n only once
+    // 128 * (n + 1) bytes arrived. Empty messages (bare delimiters, which kcat skips) pad the input
+    // so that every record gets through while stdin stays open.
+    const padding = Math.max(0, 128 * (records.length + 2) - input.length)
+    const total = async () => (await listEndOffsets({ address: o.brokers }, o.topic)).reduce((a, b) => a + b, 0)
+    const before = await total()
+    run.child.stdin?.write(Buffer.concat([input, Buffer.from(MSG_DELIM.repeat(padding))]))
+    let exited = false
+    void run.closed.then(() => (exited = true))
+    await eventually(
+      async () => exited || (await total()) - before >= records.length,
+      60_000,
+      'the broker to have every record of the transaction',
+    )
+    if (exited) throw failure('transactional produce', run, await run.closed)
+    run.child.kill('SIGINT')
+    // The signal handler only clears kcat's run flag: the read loop notices once stdin ends.
+    run.child.stdin?.end()
+  } catch (err) {
+    // Never leave kcat waiting on its input.
+    run.child.kill('SIGKILL')
+    throw err
+  }
 }
 
 const client: ConformanceClient = {
@@ -241,6 +348,11 @@ const client: ConformanceClient = {
 
   produce: (o) => produce(o, false, o.idempotent ?? false),
   produceToNewTopic: (o) => produce(o, true, o.idempotent ?? true),
+
+  async produceInTransaction(o) {
+    // One transaction per kcat run: records aimed at several partitions make several transactions.
+    for (const [partition, records] of byTargetPartition(o.records)) await transactionalRun(o, partition, records)
+  },
 
   async consume(o) {
     const got: ConsumedRecord[] = []
@@ -268,6 +380,9 @@ const client: ConformanceClient = {
           String(o.count),
           '-f',
           FORMAT,
+          // read_committed (librdkafka's default, set for the record): aborted records and markers are dropped.
+          '-X',
+          'isolation.level=read_committed',
           // A long-poll read waits for the records; otherwise stop at the end of the partition,
           // so that missing records fail with a count instead of a hang.
           ...(o.maxWaitMs === undefined ? ['-e'] : ['-X', `fetch.wait.max.ms=${o.maxWaitMs}`]),

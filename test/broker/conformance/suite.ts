@@ -7,7 +7,8 @@
  * Scenarios: round trips of 100,000 records over 3 partitions per compression codec; a
  * 3-member group where one member leaves mid-stream and a new member resumes from the committed
  * offsets; idempotent retries without duplicates; a fetch from the middle of a batch; long-poll
- * wake-up; ListOffsets by timestamp; topic auto-creation; a broker killed and restarted mid-stream.
+ * wake-up; ListOffsets by timestamp; topic auto-creation; a broker killed and restarted mid-stream;
+ * committed and aborted transactions read by a read_committed consumer.
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -17,7 +18,14 @@ import { describe, test, type TestContext } from 'node:test'
 import { FETCH_CHANNEL, type FetchEvent } from '../../../src/broker/apis/01-fetch.ts'
 import type { Broker } from '../../../src/broker/index.ts'
 import { decodeBatches } from '../../../src/protocol/batch-decoder.ts'
-import { Compression, type CompressionName } from '../../../src/protocol/record-batch.ts'
+import {
+  Compression,
+  LOG_OVERHEAD,
+  Offsets,
+  readBatchHeader,
+  readControlType,
+  type CompressionName,
+} from '../../../src/protocol/record-batch.ts'
 import { eventually, startTestBroker, tempDir } from '../../helpers/broker.ts'
 import { createTopic, fetchCommittedOffsets, listEndOffsets, produceRaw } from '../../helpers/admin.ts'
 
@@ -84,6 +92,12 @@ export interface ConformanceClient {
   offsetForTimestamp(o: { brokers: string; topic: string; partition: number; timestamp: number }): Promise<number>
   /** Produces idempotently to a topic that does not exist, relying on the client to get it created. */
   produceToNewTopic(o: ProduceOptions): Promise<void>
+  /**
+   * Produces the records in one transaction of a transactional producer with this transactional
+   * id (a new producer instance each call), then commits it or aborts it; resolves once the
+   * transaction has ended that way.
+   */
+  produceInTransaction(o: ProduceOptions & { transactionalId: string; commit: boolean }): Promise<void>
 }
 
 const ROUND_TRIP_RECORDS = 100_000
@@ -95,8 +109,11 @@ function makeRecords(n: number, prefix = 'r'): TestRecord[] {
   }))
 }
 
-/** Asserts the records are exactly `expected` (as key/value pairs, any order) and offsets are dense per partition. */
-function assertSameRecords(got: ConsumedRecord[], expected: TestRecord[]): void {
+/**
+ * Asserts the records are exactly `expected` (as key/value pairs, any order) and, unless told
+ * otherwise, that offsets are dense per partition (transaction markers and aborted records leave gaps).
+ */
+function assertSameRecords(got: ConsumedRecord[], expected: TestRecord[], o: { denseOffsets?: boolean } = {}): void {
   assert.equal(got.length, expected.length, 'record count')
   const want = new Map(expected.map((r) => [r.key, r.value]))
   for (const r of got) {
@@ -105,6 +122,7 @@ function assertSameRecords(got: ConsumedRecord[], expected: TestRecord[]): void 
     want.delete(r.key as string)
   }
   assert.equal(want.size, 0, 'every record was received once')
+  if (o.denseOffsets === false) return
   const byPartition = new Map<number, number[]>()
   for (const r of got) {
     const list = byPartition.get(r.partition)
@@ -123,6 +141,21 @@ function storedCodecs(broker: Broker, topic: string, partition: number): Set<num
   assert.ok(log, `partition ${topic}-${partition} exists`)
   const data = log.read(log.logStartOffset, 64 * 1024 * 1024)
   return new Set(decodeBatches(data).map((b) => b.header.attributes & 7))
+}
+
+/** The transaction markers stored in a partition, in log order. */
+function storedMarkers(broker: Broker, topic: string, partition: number): Array<{ offset: number; type: string }> {
+  const log = broker.context.topics.getPartition(topic, partition)?.log
+  assert.ok(log, `partition ${topic}-${partition} exists`)
+  const data = log.read(log.logStartOffset, 64 * 1024 * 1024)
+  const markers: Array<{ offset: number; type: string }> = []
+  for (let at = 0; data.length - at >= LOG_OVERHEAD;) {
+    const batch = data.subarray(at, at + LOG_OVERHEAD + data.readInt32BE(at + Offsets.batchLength))
+    const type = readControlType(batch)
+    if (type !== null) markers.push({ offset: readBatchHeader(batch).baseOffset, type })
+    at += batch.length
+  }
+  return markers
 }
 
 export function conformanceSuite(client: ConformanceClient): void {
@@ -374,6 +407,59 @@ export function conformanceSuite(client: ConformanceClient): void {
       const got = await client.consume({ brokers, topic, start: [{ partition: 0, offset: 0 }], count: end })
       const stored = new Set(got.map((r) => `${r.key}=${r.value}`))
       for (const r of acked) assert.ok(stored.has(`${r.key}=${r.value}`), `acknowledged record ${r.key} survived`)
+    })
+
+    test('transactions: read_committed consumers see committed records and never aborted ones', async (t) => {
+      const broker = await startTestBroker(t)
+      const topic = 'transactions'
+      await createTopic(broker, topic, 2)
+      const transactionalId = `txn-${client.name}`
+      // No target partitions: the client's partitioner spreads each transaction over both partitions.
+      const transactions = [
+        { records: makeRecords(300, 'committed1'), commit: true },
+        { records: makeRecords(200, 'aborted'), commit: false },
+        { records: makeRecords(300, 'committed2'), commit: true },
+      ]
+      for (const { records, commit } of transactions) {
+        await client.produceInTransaction({ brokers: broker.address, topic, records, transactionalId, commit })
+      }
+      const committed = [...transactions[0].records, ...transactions[2].records]
+      const aborted = new Set(transactions[1].records.map((r) => r.key))
+
+      // The broker side: each partition took part in every transaction (one marker per transaction,
+      // in order, the last one ending the log), none is left open, and the abort is remembered.
+      const ends = await listEndOffsets(broker, topic)
+      for (const p of [0, 1]) {
+        const partition = broker.context.topics.getPartition(topic, p)
+        assert.ok(partition)
+        const markers = storedMarkers(broker, topic, p)
+        assert.deepEqual(
+          markers.map((m) => m.type),
+          ['commit', 'abort', 'commit'],
+          `partition ${p} markers`,
+        )
+        assert.equal(markers[2].offset, ends[p] - 1, `partition ${p} ends with the last COMMIT marker`)
+        assert.equal(partition.lastStableOffset, ends[p], `partition ${p} has no open transaction`)
+        assert.deepEqual(
+          partition.producers.abortedBetween(0, ends[p]).map((a) => a.lastOffset),
+          [markers[1].offset],
+          `partition ${p} knows the aborted transaction`,
+        )
+      }
+
+      const got = await client.consume({
+        brokers: broker.address,
+        topic,
+        start: [0, 1].map((partition) => ({ partition, offset: 0 })),
+        count: committed.length,
+      })
+      for (const r of got) assert.ok(!aborted.has(r.key as string), `aborted record ${r.key} was delivered`)
+      assertSameRecords(got, committed, { denseOffsets: false })
+      // The reader got to the end of each partition: its last record is the one before the last marker.
+      for (const p of [0, 1]) {
+        const last = Math.max(...got.filter((r) => r.partition === p).map((r) => r.offset))
+        assert.equal(last, ends[p] - 2, `partition ${p} was read to its end`)
+      }
     })
   })
 }

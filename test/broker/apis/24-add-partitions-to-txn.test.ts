@@ -1,0 +1,113 @@
+/**
+ * AddPartitionsToTxn (key 24), the client form of versions 0-3: the partitions a transactional
+ * producer will write, checked against its transactional id, producer id and epoch. A request
+ * naming an unknown partition adds nothing.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { KafkaError } from '../../../src/protocol/error-codes.ts'
+import { eventually, startTestBroker } from '../../helpers/broker.ts'
+import { connect, mustCreateTopic } from '../../helpers/wire.ts'
+import { addPartitions, endTxn, initTxn, TxnProducer } from '../../helpers/txn-wire.ts'
+
+test('v0-v3: the partitions join the transaction, which becomes Ongoing', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'a', 3)
+  await mustCreateTopic(c, 'b', 1)
+  for (let version = 0; version <= 3; version++) {
+    const id = `tx-${version}`
+    const p = await TxnProducer.init(c, id)
+    const codes = await addPartitions(c, id, p.producerId, p.producerEpoch, { a: [2, 0], b: [0] }, version)
+    assert.deepEqual(
+      [...codes],
+      [
+        ['a-2', KafkaError.NONE],
+        ['a-0', KafkaError.NONE],
+        ['b-0', KafkaError.NONE],
+      ],
+      `v${version}`,
+    )
+    // Adding some again, and one more, keeps the set.
+    const more = await addPartitions(c, id, p.producerId, p.producerEpoch, { a: [0, 1] }, version)
+    assert.deepEqual([...more.values()], [KafkaError.NONE, KafkaError.NONE])
+    const described = broker.context.transactions.describe(id)
+    assert.equal(described?.state, 'Ongoing')
+    assert.deepEqual(described?.partitions, [
+      ['a', [0, 1, 2]],
+      ['b', [0]],
+    ])
+  }
+})
+
+test('an unknown partition is UNKNOWN_TOPIC_OR_PARTITION, the others OPERATION_NOT_ATTEMPTED, and nothing is added', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'a', 2)
+  const p = await TxnProducer.init(c, 'tx')
+  const codes = await addPartitions(c, 'tx', p.producerId, p.producerEpoch, { a: [0, 7, 1], missing: [0] })
+  assert.deepEqual(
+    [...codes],
+    [
+      ['a-0', KafkaError.OPERATION_NOT_ATTEMPTED],
+      ['a-7', KafkaError.UNKNOWN_TOPIC_OR_PARTITION],
+      ['a-1', KafkaError.OPERATION_NOT_ATTEMPTED],
+      ['missing-0', KafkaError.UNKNOWN_TOPIC_OR_PARTITION],
+    ],
+  )
+  const described = broker.context.transactions.describe('tx')
+  assert.deepEqual([described?.state, described?.partitions], ['Empty', []])
+  // So a transactional write to a partition named next to the unknown one is refused.
+  assert.equal((await p.sendRaw('a', 0, ['x'])).errorCode, KafkaError.INVALID_TXN_STATE)
+})
+
+test('the transactional id, producer id and epoch must be the current ones', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  await mustCreateTopic(c, 'a', 1)
+  const old = await TxnProducer.init(c, 'tx')
+  const current = await TxnProducer.init(c, 'tx')
+  assert.equal(current.producerEpoch, old.producerEpoch + 1)
+  const codeOf = async (id: string, pid: number, epoch: number) =>
+    (await addPartitions(c, id, pid, epoch, { a: [0] })).get('a-0')
+  assert.equal(
+    await codeOf('nobody', current.producerId, current.producerEpoch),
+    KafkaError.INVALID_PRODUCER_ID_MAPPING,
+  )
+  assert.equal(
+    await codeOf('tx', current.producerId + 1, current.producerEpoch),
+    KafkaError.INVALID_PRODUCER_ID_MAPPING,
+  )
+  assert.equal(await codeOf('tx', old.producerId, old.producerEpoch), KafkaError.INVALID_PRODUCER_EPOCH, 'fenced')
+  assert.equal(await codeOf('tx', current.producerId, current.producerEpoch), KafkaError.NONE)
+})
+
+test('CONCURRENT_TRANSACTIONS while the previous transaction is being completed', async (t) => {
+  const broker = await startTestBroker(t)
+  const c = await connect(t, broker)
+  const other = await connect(t, broker)
+  await mustCreateTopic(c, 'a', 1)
+  const p = await TxnProducer.init(c, 'tx')
+  await p.send('a', 0, ['x'])
+  // Hold the marker write of the commit: the transaction stays in PrepareCommit meanwhile.
+  const context = broker.context
+  const writeMarkers = context.writeMarkers.bind(context)
+  let release: () => void = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  context.writeMarkers = async (...args) => {
+    await held
+    return writeMarkers(...args)
+  }
+  t.after(() => release())
+  const ending = endTxn(c, 'tx', p.producerId, p.producerEpoch, true)
+  await eventually(() => context.transactions.describe('tx')?.state === 'PrepareCommit')
+  const codes = await addPartitions(other, 'tx', p.producerId, p.producerEpoch, { a: [0] })
+  assert.equal(codes.get('a-0'), KafkaError.CONCURRENT_TRANSACTIONS)
+  assert.equal((await initTxn(other, 'tx')).errorCode, KafkaError.CONCURRENT_TRANSACTIONS)
+  release()
+  assert.equal(await ending, KafkaError.NONE)
+  assert.equal(
+    (await addPartitions(other, 'tx', p.producerId, p.producerEpoch, { a: [0] })).get('a-0'),
+    KafkaError.NONE,
+  )
+})
