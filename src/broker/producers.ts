@@ -19,6 +19,7 @@
 import fs from 'node:fs'
 import { KafkaError } from '../protocol/error-codes.ts'
 import { Attributes, type BatchHeader } from '../protocol/record-batch.ts'
+import { writeFileAtomic } from './state/atomic-file.ts'
 
 const WINDOW = 5
 const INT32_MAX = 0x7fffffff
@@ -214,9 +215,8 @@ export class PartitionProducers {
       open: [...this.open],
       aborted: this.aborted,
     }
-    const tmp = `${file}.tmp`
-    fs.writeFileSync(tmp, JSON.stringify(data))
-    fs.renameSync(tmp, file)
+    // No fsync: the snapshot only shortens recovery; a lost or stale one means a longer log replay.
+    writeFileAtomic(file, JSON.stringify(data), { fsync: false })
   }
 
   /** Loads a snapshot; returns the offset it covers, or 0 when there is none or it is unreadable. */
