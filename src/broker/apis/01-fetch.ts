@@ -7,6 +7,7 @@
  * or past the last stable offset, and are told which aborted transactions overlap what they read
  * so that they drop those records. Fetch sessions are not kept: session id 0 is always legal.
  */
+import { channel } from 'node:diagnostics_channel'
 import { KafkaError } from '../../protocol/error-codes.ts'
 import {
   readFetchRequest,
@@ -14,7 +15,6 @@ import {
   type FetchRequest,
   type FetchResponseInput,
 } from '../../protocol/messages/index.ts'
-import { channel } from 'node:diagnostics_channel'
 import { defineApi } from '../registry.ts'
 import type { Partition, Topic } from '../topics.ts'
 

@@ -87,25 +87,21 @@ function maxTimestamp(partition: Partition, end: number): { offset: number; time
   const log = partition.log
   let best = { offset: -1, timestamp: -1 }
   if (log.logStartOffset >= end) return best
-  let bestBatch: Buffer | null = null
   log.scanHeaders(log.logStartOffset, (h) => {
-    if (h.baseOffset < end && h.maxTimestamp > best.timestamp) {
+    if (h.baseOffset < end && h.maxTimestamp > best.timestamp)
       best = { offset: h.baseOffset, timestamp: h.maxTimestamp }
-      bestBatch = null
-    }
   })
   if (best.offset >= 0) {
-    bestBatch = log.read(best.offset, 1, end)
-    const r = recordsOf(bestBatch).find((x) => x.timestamp === best.timestamp)
+    const r = recordsOf(log.read(best.offset, 1, end)).find((x) => x.timestamp === best.timestamp)
     if (r !== undefined) best = { offset: r.offset, timestamp: r.timestamp }
   }
   return best
 }
 
 /**
- * The records of a stored batch, or none when they do not decode: produce checks only the batch
- * header and CRC, so a client may have stored records that are not, and the answer then falls
- * back to the batch's own offsets instead of failing the request.
+ * The records of a stored batch, or none when they do not decode: produce does not look inside
+ * compressed batches, so a client may have stored records that do not decode, and the answer then
+ * falls back to the batch's own offsets instead of failing the request.
  */
 function recordsOf(batch: Buffer): Record[] {
   try {
