@@ -32,6 +32,11 @@ export const ErrorCodes = {
   DUPLICATE_REGISTRATION: 'TICKFLOW_ERR_DUPLICATE_REGISTRATION',
   /** A network listener could not be opened. */
   LISTEN: 'TICKFLOW_ERR_LISTEN',
+  /**
+   * A broker's data directory is held by another running broker (another process, or another
+   * broker of this process); its `broker.lock` names the owner's pid and address.
+   */
+  DATA_DIR_LOCKED: 'TICKFLOW_ERR_DATA_DIR_LOCKED',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

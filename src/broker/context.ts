@@ -32,6 +32,8 @@ export class BrokerContext {
   readonly transactions: TransactionCoordinator
   readonly clusterId: string
   readonly nodeId: number
+  /** The data directory as an absolute path (resolved once: a later chdir changes nothing). */
+  readonly logDir: string
   /** The address clients are told to connect to; set once the server listens. */
   advertised = { host: '127.0.0.1', port: 0 }
 
@@ -49,6 +51,7 @@ export class BrokerContext {
   constructor(options: ResolvedBrokerOptions, registry: ApiRegistry) {
     this.options = options
     this.registry = registry
+    this.logDir = path.resolve(options.dataDir)
     fs.mkdirSync(options.dataDir, { recursive: true })
     this.stateFile = path.join(options.dataDir, 'broker.json')
     const state = this.readState()

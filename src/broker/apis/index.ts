@@ -25,6 +25,7 @@ import endTxn from './26-end-txn.ts'
 import txnOffsetCommit from './28-txn-offset-commit.ts'
 import describeConfigs from './32-describe-configs.ts'
 import alterConfigs from './33-alter-configs.ts'
+import describeLogDirs from './35-describe-log-dirs.ts'
 import createPartitions from './37-create-partitions.ts'
 import deleteGroups from './42-delete-groups.ts'
 import incrementalAlterConfigs from './44-incremental-alter-configs.ts'
@@ -61,6 +62,7 @@ export function registerApis(registry: ApiRegistry): ApiRegistry {
     .register(txnOffsetCommit)
     .register(describeConfigs)
     .register(alterConfigs)
+    .register(describeLogDirs)
     .register(createPartitions)
     .register(deleteGroups)
     .register(incrementalAlterConfigs)

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { main } from '../../../src/cli/main.ts'
 import { tempDir } from '../../helpers/broker.ts'
+import { brokerHome } from '../../helpers/wire.ts'
 import { RawClient } from '../../helpers/raw-client.ts'
 import { readApiVersionsResponse, writeApiVersionsRequest } from '../../../src/protocol/messages/index.ts'
 
@@ -77,4 +78,17 @@ test('runs in the foreground, prints its address, serves clients, and stops on S
   assert.equal(res.errorCode, 0)
   child.kill('SIGTERM')
   assert.equal(await exited, 0)
+})
+
+test('a data directory in use by another broker exits 1 with one line naming its owner', async (t) => {
+  const home = brokerHome(t)
+  const owner = await home.start()
+  const r = spawnSync(process.execPath, [BIN, 'broker', '--listen', '127.0.0.1:0', '--data-dir', home.dir], {
+    encoding: 'utf8',
+  })
+  assert.equal(r.status, 1)
+  const lines = r.stderr.trim().split('\n')
+  assert.equal(lines.length, 1, r.stderr)
+  assert.match(lines[0], /^tickflow broker: data directory .* is in use by process (\d+) \(broker at (\S+),/)
+  assert.ok(lines[0].includes(`process ${process.pid} (broker at ${owner.address},`), lines[0])
 })
