@@ -19,6 +19,8 @@ export interface CommandIO {
   err: (line: string) => void
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   stopSignal: Promise<string>
+  /** Progress lines that redraw in place; absent when stderr is not a terminal. */
+  status?: (line: string) => void
 }
 
 export interface Command {

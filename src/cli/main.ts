@@ -39,6 +39,12 @@ function stopSignal(): Promise<string> {
   })
 }
 
+/** Redraws one status line on stderr when it is a terminal (progress of long commands). */
+function terminalStatus(): ((line: string) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined
+  return (line) => process.stderr.write(`\r\x1b[K${line.slice(0, Math.max(10, (process.stderr.columns ?? 80) - 1))}`)
+}
+
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], io?: Partial<CommandIO>): Promise<number> {
   const out = io?.out ?? ((l: string) => process.stdout.write(`${l}\n`))
@@ -63,7 +69,8 @@ export async function main(argv: string[], io?: Partial<CommandIO>): Promise<num
       out(helpText(command))
       return 0
     }
-    return await command.run(values, positionals, { out, err, stopSignal: io?.stopSignal ?? stopSignal() })
+    const status = io === undefined ? terminalStatus() : io.status
+    return await command.run(values, positionals, { out, err, stopSignal: io?.stopSignal ?? stopSignal(), status })
   } catch (e) {
     if (isTickflowError(e)) {
       err(`tickflow ${name}: ${e.message}`)

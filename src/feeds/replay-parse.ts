@@ -453,23 +453,8 @@ export class JsonLinesParser implements RowParser {
   }
 }
 
-/** How a topic field's value is read from a column. */
-export type FieldKind = 'timestamp' | 'string' | 'number' | 'integer' | 'enum'
-
-/** One field of a topic's value, as replay fills it from a column. */
-export interface FieldSpec {
-  /** The field's name in the topic value; also matched against column names. */
-  name: string
-  kind: FieldKind
-  /** Other column names that mean this field, in order of preference (e.g. `close`, `last` for price). */
-  aliases?: string[]
-  /** An optional field may have no column, and is omitted when a row's value is missing or empty. */
-  optional?: boolean
-  /** For `enum`: the allowed values, matched case-insensitively and written as given here. */
-  values?: string[]
-  /** For `timestamp`: how the topic writes epoch ms; default ISO 8601 (`toISOString`). */
-  format?: (ms: number) => string
-}
+import type { FieldSpec } from '../bus/topics/types.ts'
+export type { FieldKind, FieldSpec } from '../bus/topics/types.ts'
 
 /** Field → column, and the required fields no column could fill. */
 export interface MappingResolution {

@@ -7,30 +7,11 @@
 import { ErrorCodes, TickflowError } from '../errors.ts'
 import { Random } from './random.ts'
 import type { Seed } from './random.ts'
-import { formatPriceTs } from './synthetic-prices.ts'
+import { formatOrderTs } from '../bus/time.ts'
+import type { Order, OrderSide } from '../bus/topics/index.ts'
 
-/** `trxn_type`. */
-export type OrderSide = 'BUY' | 'SELL'
-/** `type`: the generator emits limit orders only. */
-export type OrderType = 'limit' | 'market'
-/** `tif`, time in force: the generator emits GTC only. */
-export type TimeInForce = 'GTC' | 'IOC' | 'FOK'
-/** `action`: the generator emits new orders only. */
-export type OrderAction = 'new' | 'cancel' | 'modify'
-
-/** One message of the `orders` topic; `order_timestamp` is `yyyy/mm/dd, hh:mm:ss` UTC. */
-export interface Order {
-  id: number
-  instrument: string
-  trxn_type: OrderSide
-  quantity: number
-  price: number
-  order_timestamp: string
-  trader: string
-  type: OrderType
-  tif: TimeInForce
-  action: OrderAction
-}
+/** An order as the generator makes it: every optional field is set. */
+export type GeneratedOrder = Required<Order>
 
 /** Default instruments (NSE large caps). */
 export const DEFAULT_INSTRUMENTS: readonly string[] = ['TCS', 'INFY', 'RELIANCE', 'HDFCBANK', 'WIPRO']
@@ -96,7 +77,7 @@ export interface OrderGeneratorOptions {
 
 /** A source of orders. */
 export interface OrderGenerator {
-  next(): Order
+  next(): GeneratedOrder
 }
 
 function invalid(message: string): TickflowError {
@@ -139,7 +120,7 @@ export function createOrderGenerator(options: OrderGeneratorOptions): OrderGener
   let nextId = startId
 
   return {
-    next(): Order {
+    next(): GeneratedOrder {
       if (nextId > Number.MAX_SAFE_INTEGER) {
         throw invalid('order ids exhausted the safe integer range')
       }
@@ -168,26 +149,4 @@ export function createOrderGenerator(options: OrderGeneratorOptions): OrderGener
       }
     },
   }
-}
-
-/** `yyyy/mm/dd, hh:mm:ss` UTC. @throws TICKFLOW_ERR_INVALID_ARGUMENT outside years 0000–9999 */
-export function formatOrderTs(ms: number): string {
-  const s = formatPriceTs(ms)
-  return s.slice(0, 4) + '/' + s.slice(5, 7) + '/' + s.slice(8, 10) + ', ' + s.slice(11, 19)
-}
-
-/** Encodes an order as JSON text, keys in {@link Order}'s order. */
-export function encodeOrder(order: Order): string {
-  return JSON.stringify({
-    id: order.id,
-    instrument: order.instrument,
-    trxn_type: order.trxn_type,
-    quantity: order.quantity,
-    price: order.price,
-    order_timestamp: order.order_timestamp,
-    trader: order.trader,
-    type: order.type,
-    tif: order.tif,
-    action: order.action,
-  })
 }

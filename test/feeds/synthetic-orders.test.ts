@@ -6,11 +6,11 @@ import {
   DEFAULT_START_ID,
   DEFAULT_TRADERS,
   createOrderGenerator,
-  encodeOrder,
-  formatOrderTs,
   instrumentParams,
 } from '../../src/feeds/synthetic-orders.ts'
-import type { Order, OrderGeneratorOptions } from '../../src/feeds/synthetic-orders.ts'
+import type { GeneratedOrder as Order, OrderGeneratorOptions } from '../../src/feeds/synthetic-orders.ts'
+import { formatOrderTs } from '../../src/bus/time.ts'
+import { encodeOrder } from '../../src/bus/topics/index.ts'
 
 const T0 = Date.UTC(2023, 2, 12, 23, 48, 37)
 

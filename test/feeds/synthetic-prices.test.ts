@@ -6,13 +6,13 @@ import {
   MIN_PRICE,
   TRADING_YEAR_MS,
   createPriceGenerator,
-  encodePriceTick,
-  formatPriceTs,
-  parsePriceTs,
   round2,
   symbolParams,
 } from '../../src/feeds/synthetic-prices.ts'
-import type { PriceGeneratorOptions, PriceTick } from '../../src/feeds/synthetic-prices.ts'
+import type { PriceGeneratorOptions } from '../../src/feeds/synthetic-prices.ts'
+import { formatPriceTs, parsePriceTs } from '../../src/bus/time.ts'
+import { encodePriceTick } from '../../src/bus/topics/index.ts'
+import type { PriceTick } from '../../src/bus/topics/index.ts'
 
 const T0 = Date.UTC(2021, 2, 10, 16, 21, 32)
 
