@@ -1,7 +1,8 @@
 /**
  * Which broker a client command talks to, in order:
  *   1. `--brokers` or TICKFLOW_BROKERS: a Kafka cluster (tickflow's broker or Apache Kafka);
- *   2. a broker listening on 127.0.0.1:9092 (`tickflow broker` or `tickflow up` in another terminal);
+ *   2. a broker listening on 127.0.0.1:9092 (`tickflow broker` or `tickflow up` in another terminal;
+ *      TICKFLOW_LOCAL_BROKER names another address);
  *   3. the broker of another tickflow command that holds the data dir (its lock file has the address);
  *   4. otherwise an embedded broker started in this process on the data dir, stopped on exit —
  *      so `tickflow produce` and a later `tickflow stats` see the same data without any server.
@@ -52,28 +53,35 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   const env = options.env ?? process.env
   const explicit = options.brokers ?? (env.TICKFLOW_BROKERS === '' ? undefined : env.TICKFLOW_BROKERS)
   const dataDir = options.dataDir ?? (env.TICKFLOW_DATA_DIR || './data')
-  const made = await resolve(explicit, options.brokers !== undefined, dataDir, options.clientId)
+  const local = parseBrokerList(env.TICKFLOW_LOCAL_BROKER || `${LOCAL_BROKER.host}:${LOCAL_BROKER.port}`)[0]
+  const made = await resolve(explicit, options.brokers !== undefined, dataDir, options.clientId, local)
   options.say?.(`tickflow: ${made.description}`)
   return made
 }
 
-async function resolve(explicit: string | undefined, fromFlag: boolean, dataDir: string, clientId: string) {
+async function resolve(
+  explicit: string | undefined,
+  fromFlag: boolean,
+  dataDir: string,
+  clientId: string,
+  local: string,
+): Promise<Connection> {
   const noop = async (): Promise<void> => {}
   if (explicit !== undefined) {
     const brokers = parseBrokerList(explicit)
     return {
       bus: { bootstrapBrokers: brokers, clientId },
       description: `using the Kafka brokers ${brokers.join(',')} (${fromFlag ? '--brokers' : 'TICKFLOW_BROKERS'})`,
-      kind: 'external' as const,
+      kind: 'external',
       close: noop,
     }
   }
-  const local = `${LOCAL_BROKER.host}:${LOCAL_BROKER.port}`
-  if (await probeTcp(LOCAL_BROKER.host, LOCAL_BROKER.port)) {
+  const sep = local.lastIndexOf(':')
+  if (await probeTcp(local.slice(0, sep).replace(/^\[|\]$/g, ''), Number(local.slice(sep + 1)))) {
     return {
       bus: { bootstrapBrokers: [local], clientId },
       description: `using the broker listening on ${local}`,
-      kind: 'local' as const,
+      kind: 'local',
       close: noop,
     }
   }
@@ -84,7 +92,7 @@ async function resolve(explicit: string | undefined, fromFlag: boolean, dataDir:
       return {
         bus: { bootstrapBrokers: [address], clientId },
         description: `using the broker of process ${lock.pid} on ${address} (data dir ${dataDir})`,
-        kind: 'shared' as const,
+        kind: 'shared',
         close: noop,
       }
     }
@@ -103,7 +111,7 @@ async function resolve(explicit: string | undefined, fromFlag: boolean, dataDir:
     return {
       bus: { bootstrapBrokers: [broker.address], clientId },
       description: `no broker on ${local}: started an embedded broker on data dir ${broker.dataDir} for this command`,
-      kind: 'in-process' as const,
+      kind: 'in-process',
       close: () => broker.close(),
     }
   }
