@@ -16,6 +16,8 @@ export interface TopicWriterOptions {
   topic: string
   /** Records per produce request (default 5000). */
   chunkSize?: number
+  /** How long a partly filled chunk waits for more records before it is sent (default 5 ms). */
+  lingerMs?: number
   compression?: Compression
 }
 
@@ -28,6 +30,8 @@ export class TopicWriter {
   acked = 0
   private readonly producer: Producer<Buffer, Buffer, string, string>
   private readonly chunkSize: number
+  private readonly lingerMs: number
+  private linger: NodeJS.Timeout | undefined
   private readonly keys = new Map<string, Buffer>()
   private pending: Message[] = []
   private inflight: Promise<void> | undefined
@@ -36,6 +40,7 @@ export class TopicWriter {
   constructor(bus: BusConfig, options: TopicWriterOptions) {
     this.topic = options.topic
     this.chunkSize = options.chunkSize ?? 5000
+    this.lingerMs = options.lingerMs ?? 5
     this.producer = new Producer({
       clientId: bus.clientId,
       bootstrapBrokers: bus.bootstrapBrokers,
@@ -61,24 +66,38 @@ export class TopicWriter {
       value: typeof value === 'string' ? Buffer.from(value) : value,
       headers,
     })
-    return this.pending.length >= this.chunkSize ? this.dispatch() : undefined
+    return this.queued()
   }
 
   /** Queues a prepared message (e.g. a dead letter to another topic). */
   writeMessage(message: Message): Promise<void> | undefined {
     if (this.failure !== undefined) throw this.failure
     this.pending.push(message)
-    return this.pending.length >= this.chunkSize ? this.dispatch() : undefined
+    return this.queued()
+  }
+
+  // A full chunk is sent now (the caller waits); a partial one after the linger time.
+  private queued(): Promise<void> | undefined {
+    if (this.pending.length >= this.chunkSize) return this.dispatch()
+    this.linger ??= setTimeout(() => {
+      this.linger = undefined
+      void this.dispatch()
+    }, this.lingerMs)
+    return undefined
   }
 
   /** Sends everything queued and waits for its acknowledgement. */
   async flush(): Promise<void> {
-    while (this.pending.length > 0 || this.inflight !== undefined) await this.dispatch()
+    while ((this.pending.length > 0 && this.failure === undefined) || this.inflight !== undefined) {
+      await this.dispatch()
+      if (this.inflight !== undefined) await this.inflight
+    }
     if (this.failure !== undefined) throw this.failure
   }
 
   /** Flushes, then closes the producer. */
   async close(): Promise<void> {
+    clearTimeout(this.linger)
     try {
       await this.flush()
     } finally {
@@ -95,14 +114,13 @@ export class TopicWriter {
     return buf
   }
 
-  // Waits for the chunk in flight, then sends the pending one; one chunk in flight keeps the
-  // records of a partition in order across retries.
+  // Waits for the chunk in flight, then sends the pending one and returns while it is in flight;
+  // one chunk in flight at a time keeps the records of a partition in order across retries.
   private async dispatch(): Promise<void> {
-    if (this.inflight !== undefined) {
-      await this.inflight
-      return
-    }
-    if (this.pending.length === 0) return
+    while (this.inflight !== undefined) await this.inflight
+    if (this.pending.length === 0 || this.failure !== undefined) return
+    clearTimeout(this.linger)
+    this.linger = undefined
     const messages = this.pending
     this.pending = []
     this.inflight = this.producer.send({ messages }).then(

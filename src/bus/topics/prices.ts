@@ -45,8 +45,11 @@ export const pricesTopic: TopicType<PriceTick> = {
   ],
   keyOf: (tick) => tick.symbol,
   encode(tick) {
-    // Replayed prices may carry more than two decimals; JSON.stringify keeps them exactly.
-    return Math.round(tick.price * 100) === tick.price * 100
+    // Replayed prices may carry more than two decimals, or be a neighbour of a cent value such as
+    // 767.9300000000001 (whose price * 100 still rounds to an integer): two decimals only when they
+    // read back as the same number; JSON.stringify keeps any other price exactly.
+    const price = tick.price
+    return !Number.isFinite(price) || Number(price.toFixed(2)) === price
       ? encodePriceTick(tick)
       : '{"ts":' +
           jsonString(tick.ts) +
@@ -156,7 +159,7 @@ export function scanPrice(buf: Buffer, out: PriceScan): boolean {
   if (nDigits > 15 || scale > 22) return false
   if (at !== buf.length - 1 || buf[at] !== 0x7d) return false
   const price = mantissa / POW10[scale]
-  if (!(price > 0)) return false
+  //x
   out.tsMs = daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms
   out.symbolStart = symbolStart
   out.symbolEnd = symbolEnd

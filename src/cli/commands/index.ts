@@ -2,6 +2,10 @@
 import type { Command } from '../command.ts'
 import broker from './broker.ts'
 import produce from './produce.ts'
+import replay from './replay.ts'
 import stats from './stats.ts'
+import tail from './tail.ts'
+import topics from './topics.ts'
+import up from './up.ts'
 
-export const commands: readonly Command[] = [broker, produce, stats]
+export const commands: readonly Command[] = [up, broker, produce, replay, stats, topics, tail]

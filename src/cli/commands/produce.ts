@@ -1,10 +1,9 @@
 /** `tickflow produce prices|orders`: synthetic prices or orders onto a topic, exactly --count of them. */
 import { ensureTopic, openAdmin } from '../../bus/admin.ts'
 import { COMPRESSIONS, TopicWriter, type Compression } from '../../bus/producer.ts'
-import { openReaderClient, partitionBounds, readRanges } from '../../bus/reader.ts'
-import type { BusConfig } from '../../bus/client.ts'
 import { ordersTopic, pricesTopic, encodePriceTick } from '../../bus/topics/index.ts'
 import { parseTimestamp } from '../../feeds/replay-parse.ts'
+import { nextOrderId } from '../../feeds/order-ids.ts'
 import { runFeed, type FeedRunResult } from '../../feeds/runner.ts'
 import { DEFAULT_SYMBOLS, createPriceGenerator, type PriceModel } from '../../feeds/synthetic-prices.ts'
 import {
@@ -92,6 +91,14 @@ export default defineCommand({
     const clock = clockOption(values.start as string | undefined, rate)
     const topic = (values.topic as string | undefined) ?? kind
     const startIdOption = intOption('start-id', values['start-id'], 0)
+    // Every argument is checked before connecting: a bad one exits 2 with one line, touching nothing.
+    const model = values.model as PriceModel
+    if (model !== 'normal' && model !== 'gbm') {
+      throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `--model must be normal or gbm, got ${model}`)
+    }
+    const symbols = listOption(values.symbols, DEFAULT_SYMBOLS)
+    const instruments = listOption(values.instruments, DEFAULT_INSTRUMENTS)
+    const traders = listOption(values.traders, DEFAULT_TRADERS)
 
     const connection = await connectFromOptions(values, io, `tickflow-produce-${kind}`)
     const abort = new AbortController()
@@ -112,11 +119,6 @@ export default defineCommand({
           () => `${kind}: ${formatCount(acked)} acknowledged${count === undefined ? '' : ` of ${formatCount(count)}`}`,
         )
       if (kind === 'prices') {
-        const model = values.model as PriceModel
-        if (model !== 'normal' && model !== 'gbm') {
-          throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `--model must be normal or gbm, got ${model}`)
-        }
-        const symbols = listOption(values.symbols, DEFAULT_SYMBOLS)
         const generator = createPriceGenerator({
           symbols,
           model,
@@ -137,8 +139,8 @@ export default defineCommand({
       } else {
         const startId = startIdOption ?? (await nextOrderId(connection.bus, topic))
         const generator = createOrderGenerator({
-          instruments: listOption(values.instruments, DEFAULT_INSTRUMENTS),
-          traders: listOption(values.traders, DEFAULT_TRADERS),
+          instruments,
+          traders,
           seed,
           startId,
           clock,
@@ -201,25 +203,4 @@ function clockOption(start: string | undefined, rate: number): () => number {
   const step = Number.isFinite(rate) ? 1000 / rate : 1
   let i = 0
   return () => t0 + Math.floor(i++ * step)
-}
-
-/** One past the highest order id on the topic (reading each partition's last records), or the default. */
-async function nextOrderId(bus: BusConfig, topic: string): Promise<number> {
-  const client = openReaderClient(bus)
-  try {
-    const bounds = await partitionBounds(client, topic)
-    let max = DEFAULT_START_ID - 1
-    const ranges = bounds
-      .filter((b) => b.end > b.start)
-      .map((b) => ({ partition: b.partition, from: b.end - 200n > b.start ? b.end - 200n : b.start, to: b.end }))
-    for await (const chunk of readRanges(client, { topic, ranges })) {
-      for (const record of chunk.records) {
-        const decoded = ordersTopic.decode(record.value)
-        if (decoded.ok && decoded.value.id > max) max = decoded.value.id
-      }
-    }
-    return max + 1
-  } finally {
-    await client.close()
-  }
 }
