@@ -21,6 +21,16 @@ export async function ensureTopic(admin: Admin, topic: string, partitions: numbe
   }
 }
 
+/** Creates the missing topics of `topics` (name → partitions) with a short-lived admin client. */
+export async function ensureTopics(bus: BusConfig, topics: Record<string, number>): Promise<void> {
+  const admin = openAdmin(bus)
+  try {
+    for (const [name, partitions] of Object.entries(topics)) await ensureTopic(admin, name, partitions)
+  } finally {
+    await admin.close()
+  }
+}
+
 /** One partition of {@link TopicDescription}. */
 export interface PartitionDescription {
   partition: number

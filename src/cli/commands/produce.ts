@@ -1,5 +1,5 @@
 /** `tickflow produce prices|orders`: synthetic prices or orders onto a topic, exactly --count of them. */
-import { ensureTopic, openAdmin } from '../../bus/admin.ts'
+import { ensureTopics } from '../../bus/admin.ts'
 import { COMPRESSIONS, TopicWriter, type Compression } from '../../bus/producer.ts'
 import { ordersTopic, pricesTopic, encodePriceTick } from '../../bus/topics/index.ts'
 import { parseTimestamp } from '../../feeds/replay-parse.ts'
@@ -107,12 +107,7 @@ export default defineCommand({
     let writer: TopicWriter | undefined
     let result: FeedRunResult
     try {
-      const admin = openAdmin(connection.bus)
-      try {
-        await ensureTopic(admin, topic, partitions)
-      } finally {
-        await admin.close()
-      }
+      await ensureTopics(connection.bus, { [topic]: partitions })
       writer = new TopicWriter(connection.bus, { topic, compression })
       const onProgress = (generated: number, acked: number): void =>
         bar.update(

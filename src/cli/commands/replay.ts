@@ -1,5 +1,5 @@
 /** `tickflow replay FILE --topic T`: CSV or JSON-lines history onto a topic; bad rows to dlq.<topic>. */
-import { ensureTopic, openAdmin } from '../../bus/admin.ts'
+import { ensureTopics } from '../../bus/admin.ts'
 import { dlqTopicOf } from '../../bus/dlq.ts'
 import { TopicWriter } from '../../bus/producer.ts'
 import { TOPIC_TYPES, topicType } from '../../bus/topics/index.ts'
@@ -83,13 +83,7 @@ export default defineCommand({
     let dlq: TopicWriter | undefined
     let result: ReplayResult
     try {
-      const admin = openAdmin(connection.bus)
-      try {
-        await ensureTopic(admin, topic, partitions)
-        await ensureTopic(admin, dlqTopicOf(topic), 1)
-      } finally {
-        await admin.close()
-      }
+      await ensureTopics(connection.bus, { [topic]: partitions, [dlqTopicOf(topic)]: 1 })
       writer = new TopicWriter(connection.bus, { topic })
       dlq = new TopicWriter(connection.bus, { topic: dlqTopicOf(topic), chunkSize: 500 })
       result = await replayFile({

@@ -4,7 +4,7 @@
  * (processors, storage, web server) join here.
  */
 import { startBroker, type Broker } from '../../broker/index.ts'
-import { ensureTopic, openAdmin } from '../../bus/admin.ts'
+import { ensureTopics } from '../../bus/admin.ts'
 import { parseBrokerList, type BusConfig } from '../../bus/client.ts'
 import { TopicWriter } from '../../bus/producer.ts'
 import { openReaderClient, partitionBounds, readRanges } from '../../bus/reader.ts'
@@ -90,13 +90,7 @@ export default defineCommand({
     }
     void io.stopSignal.then(() => abort.abort())
     try {
-      const admin = openAdmin(bus)
-      try {
-        await ensureTopic(admin, pricesTopic.name, partitions)
-        await ensureTopic(admin, ordersTopic.name, partitions)
-      } finally {
-        await admin.close()
-      }
+      await ensureTopics(bus, { [pricesTopic.name]: partitions, [ordersTopic.name]: partitions })
       // Follow both topics from their current end, for the summary.
       tasks.push(follow(bus, pricesTopic.name, abort.signal, (value) => countPrice(board, value)).catch(fail))
       tasks.push(follow(bus, ordersTopic.name, abort.signal, (value) => countOrder(board, value)).catch(fail))
