@@ -30,6 +30,8 @@ export const ErrorCodes = {
   INVALID_ARGUMENT: 'TICKFLOW_ERR_INVALID_ARGUMENT',
   /** A registry refused a second registration under the same key. */
   DUPLICATE_REGISTRATION: 'TICKFLOW_ERR_DUPLICATE_REGISTRATION',
+  /** A topic a command needs does not exist. */
+  UNKNOWN_TOPIC: 'TICKFLOW_ERR_UNKNOWN_TOPIC',
   /** A network listener could not be opened. */
   LISTEN: 'TICKFLOW_ERR_LISTEN',
   /**

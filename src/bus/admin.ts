@@ -1,5 +1,6 @@
 /** Topic administration over the Kafka protocol: create when missing, describe offsets and sizes. */
 import { Admin } from '@platformatic/kafka'
+import { ErrorCodes, TickflowError } from '../errors.ts'
 import type { BusConfig } from './client.ts'
 
 /** Opens an admin client; close it when done. */
@@ -53,7 +54,16 @@ export interface TopicDescription {
 export async function describeTopics(admin: Admin, topics?: string[]): Promise<TopicDescription[]> {
   const names = (topics ?? (await admin.listTopics())).slice().sort()
   if (names.length === 0) return []
-  const metadata = await admin.metadata({ topics: names })
+  let metadata
+  try {
+    metadata = await admin.metadata({ topics: names, autocreateTopics: false })
+  } catch (err) {
+    // The client reports UNKNOWN_TOPIC_OR_PARTITION as a user error naming the topic.
+    if ((err as { code?: string }).code === 'PLT_KFK_USER' && /unknown topic/i.test((err as Error).message)) {
+      throw new TickflowError(ErrorCodes.UNKNOWN_TOPIC, (err as Error).message.replace(/\.$/, ''), { cause: err })
+    }
+    throw err
+  }
   const result: TopicDescription[] = []
   const requests = names.map((name) => {
     const count = metadata.topics.get(name)?.partitionsCount ?? 0

@@ -4,7 +4,7 @@
  * overlap. The producer is idempotent with acks=all: a retried chunk (a dropped response, a broken
  * connection) is deduplicated by the broker, so every record lands exactly once.
  */
-import { Producer, stringSerializer } from '@platformatic/kafka'
+import { compatibilityPartitioner, Producer, stringSerializer } from '@platformatic/kafka'
 import type { MessageToProduce } from '@platformatic/kafka'
 import type { BusConfig } from './client.ts'
 
@@ -50,6 +50,10 @@ export class TopicWriter {
       retries: 10,
       retryDelay: 250,
       serializers: { headerKey: stringSerializer, headerValue: stringSerializer },
+      // Kafka's partitioner (murmur2 & 0x7fffffff, as the Java client, KafkaJS and librdkafka's
+      // murmur2_random): the client's default (murmur2 >>> 0) puts some keys elsewhere whenever the
+      // partition count is not a power of two.
+      partitioner: compatibilityPartitioner,
     })
   }
 

@@ -4,8 +4,8 @@
  * and `tail` follows the end. Records are handed out as the client decodes them, batch by batch,
  * so a reader of millions of records allocates nothing per record beyond the client's own.
  */
-import { Consumer } from '@platformatic/kafka'
-import type { KafkaRecord } from '@platformatic/kafka'
+import { Consumer, ResponseError } from '@platformatic/kafka'
+import type { ClusterMetadata, KafkaRecord } from '@platformatic/kafka'
 import { ErrorCodes, TickflowError } from '../errors.ts'
 import type { BusConfig } from './client.ts'
 
@@ -48,15 +48,31 @@ export function openReaderClient(bus: BusConfig): Consumer {
   })
 }
 
+/**
+ * The cluster metadata of `topic`, without creating it.
+ * @throws TICKFLOW_ERR_UNKNOWN_TOPIC when the topic does not exist
+ */
+export async function topicMetadata(client: Consumer, topic: string, forceUpdate = false): Promise<ClusterMetadata> {
+  let metadata: ClusterMetadata
+  try {
+    metadata = await client.metadata({ topics: [topic], forceUpdate, autocreateTopics: false })
+  } catch (err) {
+    // The client reports UNKNOWN_TOPIC_OR_PARTITION as a user error naming the topic.
+    if ((err as { code?: string }).code === 'PLT_KFK_USER' && /unknown topic/i.test((err as Error).message)) {
+      throw new TickflowError(ErrorCodes.UNKNOWN_TOPIC, `topic ${topic} does not exist`, { cause: err })
+    }
+    throw err
+  }
+  if (!metadata.topics.has(topic)) throw new TickflowError(ErrorCodes.UNKNOWN_TOPIC, `topic ${topic} does not exist`)
+  return metadata
+}
+
 /** Log start and end offsets of every partition of `topic` (end = LSO under read_committed). */
 export async function partitionBounds(
   client: Consumer,
   topic: string,
 ): Promise<{ partition: number; start: bigint; end: bigint }[]> {
-  const metadata = await client.metadata({ topics: [topic] })
-  if (!metadata.topics.has(topic)) {
-    throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `topic ${topic} does not exist`)
-  }
+  await topicMetadata(client, topic)
   const [starts, ends] = await Promise.all([
     client.listOffsets({ topics: [topic], timestamp: -2n }),
     client.listOffsets({ topics: [topic], timestamp: -1n, isolationLevel: READ_COMMITTED }),
@@ -89,10 +105,10 @@ export async function* readRanges(client: Consumer, options: ReadOptions): Async
     stop.set(r.partition, r.to)
   }
   const partitionMaxBytes = options.partitionMaxBytes ?? 8 << 20
-  let metadata = await client.metadata({ topics: [topic] })
+  let metadata = await topicMetadata(client, topic)
   while (position.size > 0 && signal?.aborted !== true) {
     const topicMeta = metadata.topics.get(topic)
-    if (topicMeta === undefined) throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `topic ${topic} does not exist`)
+    if (topicMeta === undefined) throw new TickflowError(ErrorCodes.UNKNOWN_TOPIC, `topic ${topic} does not exist`)
     // One request per leader, all of its partitions in it.
     const byLeader = new Map<number, number[]>()
     for (const partition of position.keys()) {
@@ -103,27 +119,34 @@ export async function* readRanges(client: Consumer, options: ReadOptions): Async
     let refresh = false
     const responses = await Promise.all(
       [...byLeader].map(([node, partitions]) =>
-        client.fetch({
-          node,
-          topics: [
-            {
-              topicId: topicMeta.id,
-              partitions: partitions.map((partition) => ({
-                partition,
-                currentLeaderEpoch: -1,
-                fetchOffset: position.get(partition)!,
-                lastFetchedEpoch: -1,
-                partitionMaxBytes,
-              })),
-            },
-          ],
-          maxWaitTime: following ? (options.maxWaitMs ?? 500) : 0,
-          minBytes: 1,
-          maxBytes: 64 << 20,
-          isolationLevel: READ_COMMITTED,
-        }),
+        client
+          .fetch({
+            node,
+            topics: [
+              {
+                topicId: topicMeta.id,
+                partitions: partitions.map((partition) => ({
+                  partition,
+                  currentLeaderEpoch: -1,
+                  fetchOffset: position.get(partition)!,
+                  lastFetchedEpoch: -1,
+                  partitionMaxBytes,
+                })),
+              },
+            ],
+            maxWaitTime: following ? (options.maxWaitMs ?? 500) : 0,
+            minBytes: 1,
+            maxBytes: 64 << 20,
+            isolationLevel: READ_COMMITTED,
+          })
+          .catch((err: unknown) => {
+            const response = fetchResponseOf(err)
+            if (response === undefined) throw err
+            return response
+          }),
       ),
     )
+    const outOfRange: number[] = []
     for (const response of responses) {
       for (const t of response.responses) {
         for (const p of t.partitions) {
@@ -131,9 +154,9 @@ export async function* readRanges(client: Consumer, options: ReadOptions): Async
           const from = position.get(partition)
           if (from === undefined) continue
           if (p.errorCode === OFFSET_OUT_OF_RANGE) {
-            // Retention removed the start of the range: continue from the log start.
-            position.set(partition, p.logStartOffset > from ? p.logStartOffset : from)
-            if (p.logStartOffset <= from) refresh = true
+            // Retention removed the start of the range: continue from the log start, looked up
+            // below (Kafka answers this error with logStartOffset -1).
+            outOfRange.push(partition)
             continue
           }
           if (p.errorCode !== 0) {
@@ -155,11 +178,35 @@ export async function* readRanges(client: Consumer, options: ReadOptions): Async
         }
       }
     }
+    if (outOfRange.length > 0) {
+      const starts = await client.listOffsets({ topics: [topic], partitions: { [topic]: outOfRange }, timestamp: -2n })
+      for (const partition of outOfRange) {
+        const start = starts.get(topic)?.[partition]
+        if (start !== undefined && start > position.get(partition)!) position.set(partition, start)
+        else refresh = true
+      }
+    }
     if (refresh) {
       await new Promise((r) => setTimeout(r, 100))
-      metadata = await client.metadata({ topics: [topic], forceUpdate: true })
+      metadata = await topicMetadata(client, topic, true)
     }
   }
+}
+
+type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>
+
+/**
+ * The client turns a fetch response with a partition error into a ResponseError that carries the
+ * whole response (wrapped with the earlier attempts once it has retried a retriable error): the
+ * last attempt's response, so that each partition's error is handled on its own and the records
+ * of the other partitions are kept. Undefined for any other failure.
+ */
+function fetchResponseOf(err: unknown): FetchResponse | undefined {
+  const attempts = err instanceof AggregateError && !(err instanceof ResponseError) ? err.errors : [err]
+  const last: unknown = attempts[attempts.length - 1]
+  if (!(last instanceof ResponseError)) return undefined
+  const response = last.response as FetchResponse | undefined
+  return response?.errorCode === 0 && Array.isArray(response.responses) ? response : undefined
 }
 
 interface Batch {

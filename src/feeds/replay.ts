@@ -12,7 +12,7 @@ import { deadLetterMessage, dlqTopicOf } from '../bus/dlq.ts'
 import type { TopicWriter } from '../bus/producer.ts'
 import type { TopicType } from '../bus/topics/index.ts'
 import { describeIssues } from '../bus/topics/json.ts'
-import { ErrorCodes, TickflowError } from '../errors.ts'
+import { ErrorCodes, isTickflowError, TickflowError } from '../errors.ts'
 import { sleep } from './runner.ts'
 import {
   CsvRecordParser,
@@ -73,6 +73,11 @@ export async function replayFile(options: ReplayOptions): Promise<ReplayResult> 
       ? new JsonLinesParser()
       : new CsvRecordParser({ delimiter: options.format === 'tsv' ? '\t' : 'auto' })
   let mapping: Record<string, string> | undefined
+  // JSON lines have no header: each row names its own keys, so rows are mapped by their key list.
+  const jsonMappings = new Map<string, { mapping?: Record<string, string>; error?: string }>()
+  // A field --map names that the topic lacks is an error of the command, not of a row.
+  if (type !== undefined && options.map !== undefined)
+    resolveMapping(Object.values(options.map), type.fields, options.map)
   let written = 0
   let bad = 0
   let firstEventMs: number | undefined
@@ -88,6 +93,27 @@ export async function replayFile(options: ReplayOptions): Promise<ReplayResult> 
 
   const aborted = (): boolean => signal?.aborted === true
 
+  // A missing key is left to mapRow, which reports the field as missing; a row whose keys cannot be
+  // mapped (an --map key it lacks, a field matching two keys) is a bad row.
+  const jsonMappingFor = (
+    keys: string[],
+    t: TopicType<unknown>,
+  ): { mapping?: Record<string, string>; error?: string } => {
+    const signature = JSON.stringify(keys)
+    let m = jsonMappings.get(signature)
+    if (m === undefined) {
+      try {
+        m = { mapping: resolveMapping(keys, t.fields, options.map).mapping }
+      } catch (err) {
+        if (!isTickflowError(err, ErrorCodes.INVALID_ARGUMENT)) throw err
+        m = { error: err.message }
+      }
+      if (jsonMappings.size >= 1000) jsonMappings.clear()
+      jsonMappings.set(signature, m)
+    }
+    return m
+  }
+
   const handle = async (row: ParsedRow): Promise<void> => {
     if (row.error !== undefined || row.fields === undefined) {
       await badRow(row, row.error ?? 'unreadable row')
@@ -97,11 +123,18 @@ export async function replayFile(options: ReplayOptions): Promise<ReplayResult> 
     let key: string | undefined
     let eventMs: number | undefined
     if (type !== undefined) {
-      if (mapping === undefined) {
-        const columns = parser instanceof CsvRecordParser ? [...(parser.columns ?? [])] : Object.keys(row.fields)
-        mapping = mappingFor(columns, type, options.map)
+      let rowMapping: Record<string, string>
+      if (parser instanceof CsvRecordParser) {
+        rowMapping = mapping ??= mappingFor([...(parser.columns ?? [])], type, options.map)
+      } else {
+        const m = jsonMappingFor(Object.keys(row.fields), type)
+        if (m.mapping === undefined) {
+          await badRow(row, m.error ?? 'unmappable row')
+          return
+        }
+        rowMapping = m.mapping
       }
-      const mapped = mapRow(row.fields, mapping, type.fields)
+      const mapped = mapRow(row.fields, rowMapping, type.fields)
       if ('error' in mapped) {
         await badRow(row, mapped.error)
         return
@@ -127,6 +160,8 @@ export async function replayFile(options: ReplayOptions): Promise<ReplayResult> 
         // Paced: what is queued goes out before the pause, so consumers see rows on time.
         await writer.flush()
         await sleep(wait, signal)
+        // Stopped while waiting: this row is not due yet, so it is not sent.
+        if (aborted()) return
       }
     }
     const pending = writer.write(key, type !== undefined ? type.encode(value) : JSON.stringify(value))

@@ -101,7 +101,6 @@ test('parsePriceTs rejects malformed strings', () => {
   assert.equal(parsePriceTs(12345 as unknown as string), undefined)
 })
 
-
 test('daysFromCivil counts days from 1970-01-01 like Date.UTC', () => {
   assert.equal(daysFromCivil(1970, 1, 1), 0)
   assert.equal(daysFromCivil(1969, 12, 31), -1)

@@ -28,7 +28,7 @@ export interface RunningCli {
   child: ChildProcessWithoutNullStreams
   stdout(): string
   stderr(): string
-  /** Resolves with the first stderr line matching `re` (rejects if the command exits first). */
+  /** Resolves with the first complete stderr line matching `re` (rejects if the command exits first). */
   waitForStderr(re: RegExp): Promise<string>
   exited: Promise<CliResult>
 }
@@ -87,7 +87,11 @@ export function startCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd:
     waitForStderr(re) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
-          const line = stderr.split('\n').find((l) => re.test(l))
+          // Complete lines only: a chunk may end in the middle of one.
+          const line = stderr
+            .split('\n')
+            .slice(0, -1)
+            .find((l) => re.test(l))
           if (line !== undefined) {
             stderrListeners.splice(stderrListeners.indexOf(check), 1)
             resolve(line)

@@ -159,7 +159,7 @@ export function scanPrice(buf: Buffer, out: PriceScan): boolean {
   if (nDigits > 15 || scale > 22) return false
   if (at !== buf.length - 1 || buf[at] !== 0x7d) return false
   const price = mantissa / POW10[scale]
-  //x
+  if (!(price > 0)) return false
   out.tsMs = daysFromCivil(y, mo, d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms
   out.symbolStart = symbolStart
   out.symbolEnd = symbolEnd

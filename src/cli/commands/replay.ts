@@ -1,4 +1,5 @@
 /** `tickflow replay FILE --topic T`: CSV or JSON-lines history onto a topic; bad rows to dlq.<topic>. */
+import fs from 'node:fs'
 import { ensureTopics } from '../../bus/admin.ts'
 import { dlqTopicOf } from '../../bus/dlq.ts'
 import { TopicWriter } from '../../bus/producer.ts'
@@ -54,6 +55,8 @@ export default defineCommand({
   async run(values, positionals, io) {
     if (positionals.length !== 1) throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, 'give one FILE to replay')
     const file = positionals[0]
+    // Before connecting: a mistyped name must not start a broker or create topics.
+    if (!fs.existsSync(file)) throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `no such file: ${file}`)
     const topic = values.topic as string | undefined
     if (topic === undefined || topic === '') {
       throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, '--topic is required')

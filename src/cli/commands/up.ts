@@ -139,7 +139,15 @@ export default defineCommand({
         seconds++
         if (values.quiet === true) return
         if (tty) process.stdout.write('\x1b[H\x1b[2J' + board.render(title).join('\n') + '\n')
-        else if (seconds % 10 === 0) io.out(board.render(title).slice(2).join(' | ').replace(/\s+/g, ' '))
+        else if (seconds % 10 === 0)
+          io.out(
+            board
+              .render(title)
+              .slice(2)
+              .filter((l) => l !== '')
+              .join(' | ')
+              .replace(/\s+/g, ' '),
+          )
       }, 1000)
       await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }))
     } finally {

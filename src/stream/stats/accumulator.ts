@@ -96,7 +96,8 @@ export class PriceAccumulator {
 
   /** Per-symbol partials, mergeable across accumulators. */
   stats(): KeyedStats {
-    const json: Record<string, StatsPartial> = {}
+    // No prototype: a symbol named __proto__ is an own key like any other (symbols are user data).
+    const json: Record<string, StatsPartial> = Object.create(null)
     this.symbolNames.forEach((name, i) => (json[name] = this.partials[i]))
     return KeyedStats.fromJSON(json)
   }

@@ -69,7 +69,6 @@ test('encodePriceTick refuses a price JSON cannot carry', () => {
   }
 })
 
-
 // ---------------------------------------------------------------------------------------------
 // scanPrice: the fast path must agree with JSON.parse + the schema, or decline
 
@@ -143,7 +142,13 @@ const PRICE_TEXTS = [
 ]
 
 test('scanPrice reads the canonical layout exactly as JSON.parse + the schema do', () => {
-  const times = [TS, '0000-01-01 00:00:00.000', '1969-12-31 23:59:59.999', '2024-02-29 23:59:59.999', '9999-12-31 23:59:59.999']
+  const times = [
+    TS,
+    '0000-01-01 00:00:00.000',
+    '1969-12-31 23:59:59.999',
+    '2024-02-29 23:59:59.999',
+    '9999-12-31 23:59:59.999',
+  ]
   let accepted = 0
   for (const ts of times) {
     for (const symbol of SYMBOLS) {
@@ -158,7 +163,10 @@ test('scanPrice reads the canonical layout exactly as JSON.parse + the schema do
     }
   }
   // Generated ticks, through the feed's encoder.
-  for (const tick of [...take({}, 3000), ...take({ model: 'gbm', symbols: ['ETH-USD', 'X'], tickMs: 3_600_000 }, 3000)]) {
+  for (const tick of [
+    ...take({}, 3000),
+    ...take({ model: 'gbm', symbols: ['ETH-USD', 'X'], tickMs: 3_600_000 }, 3000),
+  ]) {
     const text = encodePriceTick(tick)
     assert.equal(checkScan(text), true, text)
   }
@@ -175,7 +183,8 @@ test('scanPrice agrees with the slow path on random prices, timestamps and symbo
     let price: string
     switch (i % 5) {
       case 0: // a decimal with up to 18 digits in all, leading zeros allowed after "0."
-        price = (next() < 0.3 ? '0' : String(1 + Math.floor(next() * 9)) + digits(Math.floor(next() * 9))) +
+        price =
+          (next() < 0.3 ? '0' : String(1 + Math.floor(next() * 9)) + digits(Math.floor(next() * 9))) +
           (next() < 0.8 ? '.' + digits(1 + Math.floor(next() * 9)) : '')
         break
       case 1: // cents

@@ -278,6 +278,7 @@ test('SIGINT stops an unbounded produce: exit 0, the count said is the count on 
   await run.waitForStderr(/^tickflow: using the broker listening on /)
   // Interrupt once records are flowing, with more still to come.
   for (;;) {
+    assert.equal(run.child.exitCode, null, `the unbounded produce is still running: ${run.stderr()}`)
     const size = await topicSize(broker.address, 'endless').catch(() => 0)
     if (size >= 500) break
     await new Promise((r) => setTimeout(r, 50))
@@ -301,7 +302,7 @@ test('bad arguments exit 2 with one line and touch no broker', async (t) => {
   // No broker anywhere: a bad argument must be reported before any connection is tried.
   const dir = tempDir(t)
   const options = { env: cliEnv({ TICKFLOW_LOCAL_BROKER: await closedAddress(), TICKFLOW_DATA_DIR: dir }), cwd: dir }
-  for (const argv of [
+  const cases = [
     ['produce'],
     ['produce', 'foo'],
     ['produce', 'prices', 'orders'],
@@ -315,8 +316,10 @@ test('bad arguments exit 2 with one line and touch no broker', async (t) => {
     ['produce', 'prices', '--compression', 'rar'],
     ['produce', 'prices', '--bogus'],
     ['produce', 'prices', '--brokers', '::::'],
-  ]) {
-    const r = await runCli(argv, options)
+  ]
+  const results = await Promise.all(cases.map((argv) => runCli(argv, options)))
+  for (const [i, argv] of cases.entries()) {
+    const r = results[i]
     assert.equal(r.code, 2, `${argv.join(' ')} exits 2: ${r.stderr}`)
     const err = lines(r.stderr)
     assert.equal(err.length, 1, `${argv.join(' ')} prints one line: ${r.stderr}`)
