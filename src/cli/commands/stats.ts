@@ -24,7 +24,7 @@ export default defineCommand({
     workers: {
       type: 'string',
       value: 'N',
-      description: `Parallel readers (default: the number of CPUs, ${os.availableParallelism()} here, at most one per partition)`,
+      description: `Parallel readers (default: one per CPU but one, ${defaultWorkers()} here; at most one per partition)`,
     },
     'cache-records': {
       type: 'string',
@@ -46,7 +46,7 @@ export default defineCommand({
         `--outlier-k must be a positive number, got ${String(values['outlier-k'])}`,
       )
     }
-    const workers = intOption('workers', values.workers, 1) ?? os.availableParallelism()
+    const workers = intOption('workers', values.workers, 1) ?? defaultWorkers()
     const cacheRecords = intOption('cache-records', values['cache-records'], 0)!
     const maxOutliers = intOption('max-outliers', values['max-outliers'], 0)
     const connection = await connectFromOptions(values, io, 'tickflow-stats')
@@ -118,4 +118,9 @@ function printText(io: CommandIO, r: StatsResult, k: number, maxOutliers: number
 
 function num(v: number | null): string {
   return v === null ? '-' : Number(v.toPrecision(10)).toString()
+}
+
+// One CPU is left to the broker and the main thread, which receives the fetched bytes.
+function defaultWorkers(): number {
+  return Math.max(1, os.availableParallelism() - 1)
 }

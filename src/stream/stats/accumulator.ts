@@ -66,7 +66,7 @@ export class PriceAccumulator {
   }
 
   /** Adds one record value read from `partition` at `offset`. */
-  add(value: Buffer | null | undefined, partition: number, offset: bigint): void {
+  add(value: Buffer | null | undefined, partition: number, offset: number | bigint): void {
     this.count++
     const s = this.scan
     let symbol: number
@@ -134,7 +134,7 @@ export class PriceAccumulator {
     summaries: Record<string, SummaryStats>,
     k: number,
     partition: number,
-    offset: bigint,
+    offset: number | bigint,
   ): Outlier | undefined {
     const s = this.scan
     let tick: { ts: string; symbol: string; price: number }
@@ -153,7 +153,7 @@ export class PriceAccumulator {
     return { ...tick, partition, offset: String(offset) }
   }
 
-  private cacheRow(tsMs: number, symbol: number, price: number, partition: number, offset: bigint): void {
+  private cacheRow(tsMs: number, symbol: number, price: number, partition: number, offset: number | bigint): void {
     if (this.cached >= this.cacheBudget) {
       // Over budget: free the cache; the outlier pass will read the topic again.
       this.cacheBudget = 0

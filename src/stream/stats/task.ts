@@ -4,7 +4,8 @@
  */
 import type { KeyedStatsJSON, SummaryStats } from '../../analytics/batch-stats.ts'
 import type { BusConfig } from '../../bus/client.ts'
-import { openReaderClient, readRanges, type PartitionRange } from '../../bus/reader.ts'
+import { openReaderClient, type PartitionRange } from '../../bus/reader.ts'
+import { scanRanges, type ScanRange } from '../../bus/scan.ts'
 import { PriceAccumulator, type InvalidRecord, type Outlier } from './accumulator.ts'
 
 export interface TaskSpec {
@@ -37,11 +38,13 @@ export class StatsTask {
   /** Reads the ranges into the accumulator; `onProgress` gets records read so far. */
   async passOne(onProgress?: (read: number) => void): Promise<PassOneResult> {
     const acc = this.acc
-    for await (const chunk of readRanges(this.client, { topic: this.spec.topic, ranges: this.spec.ranges })) {
-      const { records, offsets, partition } = chunk
-      for (let i = 0; i < records.length; i++) acc.add(records[i].value, partition, offsets[i])
-      onProgress?.(acc.count)
-    }
+    await scanRanges(this.client, {
+      topic: this.spec.topic,
+      ranges: this.ranges(),
+      clientId: this.spec.bus.clientId,
+      onRecord: (value, partition, offset) => acc.add(value, partition, offset),
+      onProgress: () => onProgress?.(acc.count),
+    })
     return { count: acc.count, invalid: acc.invalid, invalidExamples: acc.invalidExamples, stats: acc.stats().toJSON() }
   }
 
@@ -49,14 +52,21 @@ export class StatsTask {
   async passTwo(summaries: Record<string, SummaryStats>, k: number): Promise<Outlier[]> {
     if (this.acc.cacheComplete) return this.acc.cachedOutliers(summaries, k)
     const out: Outlier[] = []
-    for await (const chunk of readRanges(this.client, { topic: this.spec.topic, ranges: this.spec.ranges })) {
-      const { records, offsets, partition } = chunk
-      for (let i = 0; i < records.length; i++) {
-        const o = this.acc.outlierOf(records[i].value, summaries, k, partition, offsets[i])
+    await scanRanges(this.client, {
+      topic: this.spec.topic,
+      ranges: this.ranges(),
+      clientId: this.spec.bus.clientId,
+      onRecord: (value, partition, offset) => {
+        const o = this.acc.outlierOf(value, summaries, k, partition, offset)
         if (o !== undefined) out.push(o)
-      }
-    }
+      },
+    })
     return out
+  }
+
+  // Stats ranges are always bounded: the job reads up to the end offsets seen at its start.
+  private ranges(): ScanRange[] {
+    return this.spec.ranges.map((r) => ({ partition: r.partition, from: r.from, to: r.to! }))
   }
 
   async close(): Promise<void> {
