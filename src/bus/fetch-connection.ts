@@ -45,7 +45,9 @@ export class FetchConnection {
     this.clientId = clientId
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('error', (err) => this.fail(err))
+    socket.on('error', (err) =>
+      this.fail(new TickflowError(ErrorCodes.CLOSED, `fetch connection failed: ${err.message}`, { cause: err })),
+    )
     socket.on('close', () => this.fail(new TickflowError(ErrorCodes.CLOSED, 'fetch connection closed')))
   }
 

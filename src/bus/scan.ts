@@ -61,6 +61,8 @@ export async function scanRanges(client: Consumer, options: ScanOptions): Promis
         byLeader.set(leader, [...(byLeader.get(leader) ?? []), partition])
       }
       let refresh = false
+      // The last partition error retried this round: thrown once rounds keep failing.
+      let failure: TickflowError | undefined
       await Promise.all(
         [...byLeader].map(async ([node, partitions]) => {
           let response
@@ -99,18 +101,19 @@ export async function scanRanges(client: Consumer, options: ScanOptions): Promis
                 const starts = await client.listOffsets({ topics: [topic], timestamp: -2n })
                 const start = Number(starts.get(topic)?.[partition] ?? 0n)
                 if (start > from) position.set(partition, start)
-                else refresh = true
+                else {
+                  refresh = true
+                  failure = fetchError(topic, partition, p.errorCode)
+                }
                 continue
               }
               if (p.errorCode !== 0) {
                 if (RETRIABLE.has(p.errorCode)) {
                   refresh = true
+                  failure = fetchError(topic, partition, p.errorCode)
                   continue
                 }
-                throw new TickflowError(
-                  ErrorCodes.PROTOCOL_UNSUPPORTED,
-                  `fetch of ${topic}/${partition} failed with Kafka error ${p.errorCode}`,
-                )
+                throw fetchError(topic, partition, p.errorCode)
               }
               const to = stop.get(partition)!
               const aborted = (p.abortedTransactions ?? []).map((a) => ({
@@ -120,7 +123,9 @@ export async function scanRanges(client: Consumer, options: ScanOptions): Promis
               const walked = walkBatches(p.records, from, to, aborted, partition, options.onRecord)
               handed += walked.records
               const next = Math.min(walked.next, to)
-              if (next >= to) position.delete(partition)
+              // A range past the last stable offset ends there: nothing more can be read now.
+              const stuck = next === from && p.lastStableOffset >= 0n && Number(p.lastStableOffset) <= from
+              if (next >= to || stuck) position.delete(partition)
               else position.set(partition, next)
             }
           }
@@ -129,6 +134,7 @@ export async function scanRanges(client: Consumer, options: ScanOptions): Promis
       options.onProgress?.(handed)
       if (refresh) {
         failedRounds++
+        if (failure !== undefined && failedRounds >= MAX_FAILED_ROUNDS) throw failure
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * failedRounds)))
         metadata = await topicMetadata(client, topic, true)
       } else {
@@ -139,6 +145,13 @@ export async function scanRanges(client: Consumer, options: ScanOptions): Promis
     for (const c of connections.values()) c.close()
   }
   return handed
+}
+
+function fetchError(topic: string, partition: number, errorCode: number): TickflowError {
+  return new TickflowError(
+    ErrorCodes.PROTOCOL_UNSUPPORTED,
+    `fetch of ${topic}/${partition} failed with Kafka error ${errorCode}`,
+  )
 }
 
 async function connectionTo(
@@ -240,6 +253,9 @@ function walkRecords(
     q = varintEnd + Math.max(0, keyLength)
     const valueLength = readVarint(payload, q)
     q = varintEnd
+    if (valueLength > end - q) {
+      throw new TickflowError(ErrorCodes.PROTOCOL_MALFORMED, `record ${i} value overruns its record in ${partition}`)
+    }
     if (offset >= from && offset < to) {
       onRecord(valueLength < 0 ? null : payload.subarray(q, q + valueLength), partition, offset)
       handed++
