@@ -2,7 +2,7 @@
  * Runs a generator feed into a topic: exactly `count` records (or until stopped), paced to `rate`
  * records per second or as fast as the cluster acknowledges (`Infinity`).
  */
-import type { TopicWriter } from '../bus/producer.ts'
+import type { RecordWriter } from '../bus/batch-writer.ts'
 
 /** A source of records: a synthetic generator. */
 export interface RecordSource<T> {
@@ -11,7 +11,7 @@ export interface RecordSource<T> {
 
 export interface FeedRunOptions<T> {
   source: RecordSource<T>
-  writer: TopicWriter
+  writer: RecordWriter
   keyOf(value: T): string
   encode(value: T): string
   /** Records to send; undefined = until `signal` aborts. */

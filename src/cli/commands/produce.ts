@@ -1,5 +1,6 @@
 /** `tickflow produce prices|orders`: synthetic prices or orders onto a topic, exactly --count of them. */
 import { ensureTopics } from '../../bus/admin.ts'
+import { BatchWriter, type RecordWriter } from '../../bus/batch-writer.ts'
 import { COMPRESSIONS, TopicWriter, type Compression } from '../../bus/producer.ts'
 import { ordersTopic, pricesTopic, encodePriceTick } from '../../bus/topics/index.ts'
 import { parseTimestamp } from '../../feeds/replay-parse.ts'
@@ -104,11 +105,15 @@ export default defineCommand({
     const abort = new AbortController()
     void io.stopSignal.then(() => abort.abort())
     const bar = progress(io, values.quiet === true)
-    let writer: TopicWriter | undefined
+    let writer: RecordWriter | undefined
     let result: FeedRunResult
     try {
       await ensureTopics(connection.bus, { [topic]: partitions })
-      writer = new TopicWriter(connection.bus, { topic, compression })
+      // Uncompressed (the default): tickflow's own batch encoder; with a codec: the client library's.
+      writer =
+        compression === 'none'
+          ? new BatchWriter(connection.bus, { topic })
+          : new TopicWriter(connection.bus, { topic, compression })
       const onProgress = (generated: number, acked: number): void =>
         bar.update(
           () => `${kind}: ${formatCount(acked)} acknowledged${count === undefined ? '' : ` of ${formatCount(count)}`}`,
