@@ -31,6 +31,12 @@ const DUPLICATE_SEQUENCE_NUMBER = 46
 // Produce errors after which the same batch may be sent again (with the same sequence).
 const RETRIABLE = new Set([3, 5, 6, 7, 13, 15, 19, 20, 56, 74, 75])
 const MAX_ROUNDS = 30
+// Largest batch sent: Kafka's default max.message.bytes is 1 MiB + 12. A larger round is cut into
+// several batches per partition.
+const MAX_BATCH_BYTES = 1024 * 1024
+// A record's bytes besides key and value, at most: length, offset delta, key and value lengths
+// (varints of up to 5 bytes), attributes, timestamp delta, header count.
+const MAX_RECORD_OVERHEAD = 23
 
 /** What the feeds write to: {@link TopicWriter} or {@link BatchWriter}. */
 export interface RecordWriter {
@@ -73,6 +79,8 @@ export class BatchWriter implements RecordWriter {
   private inflight: Promise<void> | undefined
   private linger: NodeJS.Timeout | undefined
   private failure: unknown
+  // Partition of the next record without a key.
+  private roundRobin = 0
 
   constructor(bus: BusConfig, options: BatchWriterOptions) {
     this.bus = bus
@@ -185,32 +193,55 @@ export class BatchWriter implements RecordWriter {
 
   private async send(keys: (Buffer | null)[], values: Buffer[]): Promise<void> {
     await this.init()
-    // Records per partition, in write order.
-    const byPartition: number[][] = Array.from({ length: this.partitions }, () => [])
-    let roundRobin = 0
+    // Records per partition, in write order, cut into batches the broker accepts.
+    const byPartition: number[][][] = Array.from({ length: this.partitions }, () => [[]])
+    const batchBytes = new Array<number>(this.partitions).fill(BATCH_HEADER_SIZE)
     for (let i = 0; i < values.length; i++) {
       const key = keys[i]
-      const p = key === null ? roundRobin++ % this.partitions : (murmur2(key) & 0x7fffffff) % this.partitions
-      byPartition[p].push(i)
+      let p: number
+      if (key === null) {
+        p = this.roundRobin
+        this.roundRobin = (this.roundRobin + 1) % this.partitions
+      } else p = (murmur2(key) & 0x7fffffff) % this.partitions
+      const size = (key === null ? 0 : key.length) + values[i].length + MAX_RECORD_OVERHEAD
+      const batches = byPartition[p]
+      if (batchBytes[p] + size > MAX_BATCH_BYTES && batches[batches.length - 1].length > 0) {
+        batches.push([])
+        batchBytes[p] = BATCH_HEADER_SIZE
+      }
+      batches[batches.length - 1].push(i)
+      batchBytes[p] += size
     }
     const timestamp = Date.now()
-    let remaining: PartitionBatch[] = []
-    byPartition.forEach((indexes, partition) => {
-      if (indexes.length === 0) return
-      remaining.push({
-        partition,
-        count: indexes.length,
-        bytes: encodeBatch(
-          keys,
-          values,
-          indexes,
-          this.producerId,
-          this.producerEpoch,
-          this.sequences[partition],
-          timestamp,
-        ),
+    // One batch per partition per request (Produce v3+): a partition's next batch is encoded and
+    // sent once the one before is acknowledged, its sequence following on.
+    for (let wave = 0; ; wave++) {
+      const batches: PartitionBatch[] = []
+      byPartition.forEach((cut, partition) => {
+        const indexes = cut[wave]
+        if (indexes === undefined || indexes.length === 0) return
+        batches.push({
+          partition,
+          count: indexes.length,
+          bytes: encodeBatch(
+            keys,
+            values,
+            indexes,
+            this.producerId,
+            this.producerEpoch,
+            this.sequences[partition],
+            timestamp,
+          ),
+        })
       })
-    })
+      if (batches.length === 0) return
+      await this.produce(batches)
+    }
+  }
+
+  // Sends the batches to their leaders until each is acknowledged, resending the same bytes.
+  private async produce(batches: PartitionBatch[]): Promise<void> {
+    let remaining = batches
     for (let round = 0; remaining.length > 0; round++) {
       const partitionsMeta = this.metadata!.topics.get(this.topic)!.partitions
       const byLeader = new Map<number, PartitionBatch[]>()
