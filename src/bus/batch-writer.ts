@@ -75,7 +75,8 @@ export class BatchWriter implements RecordWriter {
   private producerEpoch = -1
   private sequences: number[] = []
   private keys: (Buffer | null)[] = []
-  private values: Buffer[] = []
+  // Values as given: a string is encoded straight into the batch (no Buffer per record).
+  private values: (Buffer | string)[] = []
   private inflight: Promise<void> | undefined
   private linger: NodeJS.Timeout | undefined
   private failure: unknown
@@ -93,7 +94,7 @@ export class BatchWriter implements RecordWriter {
   write(key: string | undefined, value: string | Buffer): Promise<void> | undefined {
     if (this.failure !== undefined) throw this.failure
     this.keys.push(key === undefined ? null : this.keyBuffer(key))
-    this.values.push(typeof value === 'string' ? Buffer.from(value) : value)
+    this.values.push(value)
     if (this.values.length >= this.chunkSize) return this.dispatch()
     this.linger ??= setTimeout(() => {
       this.linger = undefined
@@ -191,8 +192,9 @@ export class BatchWriter implements RecordWriter {
     return connection
   }
 
-  private async send(keys: (Buffer | null)[], values: Buffer[]): Promise<void> {
+  private async send(keys: (Buffer | null)[], values: (Buffer | string)[]): Promise<void> {
     await this.init()
+    const lengths = values.map((v) => (typeof v === 'string' ? Buffer.byteLength(v) : v.length))
     // Records per partition, in write order, cut into batches the broker accepts.
     const byPartition: number[][][] = Array.from({ length: this.partitions }, () => [[]])
     const batchBytes = new Array<number>(this.partitions).fill(BATCH_HEADER_SIZE)
@@ -203,7 +205,7 @@ export class BatchWriter implements RecordWriter {
         p = this.roundRobin
         this.roundRobin = (this.roundRobin + 1) % this.partitions
       } else p = (murmur2(key) & 0x7fffffff) % this.partitions
-      const size = (key === null ? 0 : key.length) + values[i].length + MAX_RECORD_OVERHEAD
+      const size = (key === null ? 0 : key.length) + lengths[i] + MAX_RECORD_OVERHEAD
       const batches = byPartition[p]
       if (batchBytes[p] + size > MAX_BATCH_BYTES && batches[batches.length - 1].length > 0) {
         batches.push([])
@@ -231,6 +233,7 @@ export class BatchWriter implements RecordWriter {
             this.producerEpoch,
             this.sequences[partition],
             timestamp,
+            lengths,
           ),
         })
       })
@@ -365,29 +368,24 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
  */
 export function encodeBatch(
   keys: (Buffer | null)[],
-  values: Buffer[],
+  values: (Buffer | string)[],
   indexes: number[],
   producerId: number,
   producerEpoch: number,
   baseSequence: number,
   timestamp: number,
+  /** UTF-8 byte lengths of `values`, by the same index; computed when omitted. */
+  lengths: number[] = values.map((v) => (typeof v === 'string' ? Buffer.byteLength(v) : v.length)),
 ): Buffer {
   let size = BATCH_HEADER_SIZE
   const bodySizes = new Array<number>(indexes.length)
   for (let i = 0; i < indexes.length; i++) {
     const key = keys[indexes[i]]
-    const value = values[indexes[i]]
+    const valueLength = lengths[indexes[i]]
     const keyLength = key === null ? -1 : key.length
     // attributes, timestampDelta 0, offsetDelta, key, value, no headers
     const body =
-      1 +
-      1 +
-      varintSize(i) +
-      varintSize(keyLength) +
-      Math.max(0, keyLength) +
-      varintSize(value.length) +
-      value.length +
-      1
+      1 + 1 + varintSize(i) + varintSize(keyLength) + Math.max(0, keyLength) + varintSize(valueLength) + valueLength + 1
     bodySizes[i] = body
     size += varintSize(body) + body
   }
@@ -406,8 +404,11 @@ export function encodeBatch(
       at = writeVarint(out, at, key.length)
       at += key.copy(out, at)
     }
-    at = writeVarint(out, at, value.length)
-    at += value.copy(out, at)
+    const valueLength = lengths[indexes[i]]
+    at = writeVarint(out, at, valueLength)
+    if (typeof value === 'string') out.write(value, at, valueLength, 'utf8')
+    else value.copy(out, at)
+    at += valueLength
     out[at++] = 0 // header count
   }
   writeInt64Number(out, 0, Offsets.baseOffset)
