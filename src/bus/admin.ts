@@ -1,7 +1,6 @@
 /** Topic administration over the Kafka protocol: create when missing, describe offsets and sizes. */
 import { Admin } from '@platformatic/kafka'
-import { ErrorCodes, TickflowError } from '../errors.ts'
-import type { BusConfig } from './client.ts'
+import { asUnknownTopic, type BusConfig } from './client.ts'
 
 /** Opens an admin client; close it when done. */
 export function openAdmin(bus: BusConfig): Admin {
@@ -58,11 +57,7 @@ export async function describeTopics(admin: Admin, topics?: string[]): Promise<T
   try {
     metadata = await admin.metadata({ topics: names, autocreateTopics: false })
   } catch (err) {
-    // The client reports UNKNOWN_TOPIC_OR_PARTITION as a user error naming the topic.
-    if ((err as { code?: string }).code === 'PLT_KFK_USER' && /unknown topic/i.test((err as Error).message)) {
-      throw new TickflowError(ErrorCodes.UNKNOWN_TOPIC, (err as Error).message.replace(/\.$/, ''), { cause: err })
-    }
-    throw err
+    throw asUnknownTopic(err)
   }
   const result: TopicDescription[] = []
   const requests = names.map((name) => {

@@ -22,6 +22,7 @@ import type { Records } from '../protocol/codec-support.ts'
 import type { BusConfig } from './client.ts'
 import { FetchConnection } from './fetch-connection.ts'
 import { openReaderClient, topicMetadata } from './reader.ts'
+import { ChunkedWriter, type RecordWriter } from './chunked-writer.ts'
 
 const PRODUCE = 0
 const PRODUCE_VERSION = 9
@@ -38,14 +39,6 @@ const MAX_BATCH_BYTES = 1024 * 1024
 // (varints of up to 5 bytes), attributes, timestamp delta, header count.
 const MAX_RECORD_OVERHEAD = 23
 
-/** What the feeds write to: {@link TopicWriter} or {@link BatchWriter}. */
-export interface RecordWriter {
-  readonly acked: number
-  write(key: string | undefined, value: string | Buffer): Promise<void> | undefined
-  flush(): Promise<void>
-  close(): Promise<void>
-}
-
 export interface BatchWriterOptions {
   topic: string
   /** Records per produce round (default 10000). */
@@ -60,94 +53,44 @@ interface PartitionBatch {
   bytes: Buffer
 }
 
-export class BatchWriter implements RecordWriter {
-  readonly topic: string
-  acked = 0
+/** One queued record: the key's bytes, the value as given (a string is encoded into the batch). */
+interface QueuedRecord {
+  key: Buffer | null
+  value: Buffer | string
+}
+
+export class BatchWriter extends ChunkedWriter<QueuedRecord> implements RecordWriter {
   private readonly bus: BusConfig
-  private readonly chunkSize: number
-  private readonly lingerMs: number
   private readonly client: Consumer
   private readonly connections = new Map<number, FetchConnection>()
-  private readonly keyCache = new Map<string, Buffer>()
   private metadata: ClusterMetadata | undefined
   private partitions = 0
   private producerId = -1
   private producerEpoch = -1
   private sequences: number[] = []
-  private keys: (Buffer | null)[] = []
-  // Values as given: a string is encoded straight into the batch (no Buffer per record).
-  private values: (Buffer | string)[] = []
-  private inflight: Promise<void> | undefined
-  private linger: NodeJS.Timeout | undefined
-  private failure: unknown
   // Partition of the next record without a key.
   private roundRobin = 0
 
   constructor(bus: BusConfig, options: BatchWriterOptions) {
+    super(options.topic, options.chunkSize ?? 10_000, options.lingerMs ?? 5)
     this.bus = bus
-    this.topic = options.topic
-    this.chunkSize = options.chunkSize ?? 10_000
-    this.lingerMs = options.lingerMs ?? 5
     this.client = openReaderClient(bus)
   }
 
+  /** Queues one record; see {@link ChunkedWriter.enqueue} for the returned promise. */
   write(key: string | undefined, value: string | Buffer): Promise<void> | undefined {
-    if (this.failure !== undefined) throw this.failure
-    this.keys.push(key === undefined ? null : this.keyBuffer(key))
-    this.values.push(value)
-    if (this.values.length >= this.chunkSize) return this.dispatch()
-    this.linger ??= setTimeout(() => {
-      this.linger = undefined
-      void this.dispatch()
-    }, this.lingerMs)
-    return undefined
+    return this.enqueue({ key: key === undefined ? null : this.keyBuffer(key), value })
   }
 
-  async flush(): Promise<void> {
-    while ((this.values.length > 0 && this.failure === undefined) || this.inflight !== undefined) {
-      await this.dispatch()
-      if (this.inflight !== undefined) await this.inflight
-    }
-    if (this.failure !== undefined) throw this.failure
+  protected async release(): Promise<void> {
+    for (const c of this.connections.values()) c.close()
+    await this.client.close()
   }
 
-  async close(): Promise<void> {
-    clearTimeout(this.linger)
-    try {
-      await this.flush()
-    } finally {
-      for (const c of this.connections.values()) c.close()
-      await this.client.close()
-    }
-  }
-
-  private keyBuffer(key: string): Buffer {
-    let buf = this.keyCache.get(key)
-    if (buf === undefined) {
-      buf = Buffer.from(key)
-      if (this.keyCache.size < 10_000) this.keyCache.set(key, buf)
-    }
-    return buf
-  }
-
-  // One round in flight at a time: sequences advance only when a round is acknowledged.
-  private async dispatch(): Promise<void> {
-    while (this.inflight !== undefined) await this.inflight
-    if (this.values.length === 0 || this.failure !== undefined) return
-    clearTimeout(this.linger)
-    this.linger = undefined
-    const keys = this.keys
-    const values = this.values
-    this.keys = []
-    this.values = []
-    this.inflight = this.send(keys, values).then(
-      () => {
-        this.inflight = undefined
-      },
-      (err: unknown) => {
-        this.failure ??= err
-        this.inflight = undefined
-      },
+  protected sendChunk(records: QueuedRecord[]): Promise<void> {
+    return this.send(
+      records.map((r) => r.key),
+      records.map((r) => r.value),
     )
   }
 

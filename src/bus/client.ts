@@ -46,3 +46,15 @@ export function probeTcp(host: string, port: number, timeoutMs = 500): Promise<b
     socket.once('error', () => done(false))
   })
 }
+
+/**
+ * The client library reports UNKNOWN_TOPIC_OR_PARTITION from a metadata request as a user error
+ * naming the topic; this turns it into TICKFLOW_ERR_UNKNOWN_TOPIC and leaves other errors alone.
+ */
+export function asUnknownTopic(err: unknown): unknown {
+  const m = /^unknown topic (.*?)\.?$/i.exec((err as Error)?.message ?? '')
+  if ((err as { code?: string }).code === 'PLT_KFK_USER' && m !== null) {
+    return new TickflowError(ErrorCodes.UNKNOWN_TOPIC, `topic ${m[1]} does not exist`, { cause: err })
+  }
+  return err
+}

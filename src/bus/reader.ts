@@ -7,7 +7,7 @@
 import { Consumer, ResponseError } from '@platformatic/kafka'
 import type { ClusterMetadata, KafkaRecord } from '@platformatic/kafka'
 import { ErrorCodes, TickflowError } from '../errors.ts'
-import type { BusConfig } from './client.ts'
+import { asUnknownTopic, type BusConfig } from './client.ts'
 
 /** Fetch isolation: 1 = read_committed (records of aborted transactions are skipped). */
 const READ_COMMITTED = 1
@@ -57,11 +57,7 @@ export async function topicMetadata(client: Consumer, topic: string, forceUpdate
   try {
     metadata = await client.metadata({ topics: [topic], forceUpdate, autocreateTopics: false })
   } catch (err) {
-    // The client reports UNKNOWN_TOPIC_OR_PARTITION as a user error naming the topic.
-    if ((err as { code?: string }).code === 'PLT_KFK_USER' && /unknown topic/i.test((err as Error).message)) {
-      throw new TickflowError(ErrorCodes.UNKNOWN_TOPIC, `topic ${topic} does not exist`, { cause: err })
-    }
-    throw err
+    throw asUnknownTopic(err)
   }
   if (!metadata.topics.has(topic)) throw new TickflowError(ErrorCodes.UNKNOWN_TOPIC, `topic ${topic} does not exist`)
   return metadata

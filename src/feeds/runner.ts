@@ -2,7 +2,7 @@
  * Runs a generator feed into a topic: exactly `count` records (or until stopped), paced to `rate`
  * records per second or as fast as the cluster acknowledges (`Infinity`).
  */
-import type { RecordWriter } from '../bus/batch-writer.ts'
+import type { RecordWriter } from '../bus/chunked-writer.ts'
 
 /** A source of records: a synthetic generator. */
 export interface RecordSource<T> {

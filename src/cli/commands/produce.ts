@@ -1,6 +1,7 @@
 /** `tickflow produce prices|orders`: synthetic prices or orders onto a topic, exactly --count of them. */
 import { ensureTopics } from '../../bus/admin.ts'
-import { BatchWriter, type RecordWriter } from '../../bus/batch-writer.ts'
+import { BatchWriter } from '../../bus/batch-writer.ts'
+import type { RecordWriter } from '../../bus/chunked-writer.ts'
 import { COMPRESSIONS, TopicWriter, type Compression } from '../../bus/producer.ts'
 import { ordersTopic, pricesTopic, encodePriceTick } from '../../bus/topics/index.ts'
 import { parseTimestamp } from '../../feeds/replay-parse.ts'
