@@ -8,16 +8,11 @@ import { Consumer, ResponseError } from '@platformatic/kafka'
 import type { ClusterMetadata, KafkaRecord } from '@platformatic/kafka'
 import { ErrorCodes, TickflowError } from '../errors.ts'
 import { asUnknownTopic, type BusConfig } from './client.ts'
+import { AbortedTransactions, RETRIABLE_FETCH_ERRORS } from './read-committed.ts'
 
 /** Fetch isolation: 1 = read_committed (records of aborted transactions are skipped). */
 const READ_COMMITTED = 1
 
-// Record batch attribute bits.
-const TRANSACTIONAL = 0x10
-const CONTROL = 0x20
-
-// Fetch errors after which a metadata refresh and a retry may succeed.
-const RETRIABLE_FETCH_ERRORS = new Set([3, 5, 6, 56, 74, 75, 78, 100])
 const OFFSET_OUT_OF_RANGE = 1
 
 /** A range of one partition: offsets `from` (inclusive) to `to` (exclusive; undefined = follow). */
@@ -223,22 +218,11 @@ function collect(
   aborted: { producerId: bigint; firstOffset: bigint }[],
 ): RecordChunk & { next: bigint } {
   const chunk: RecordChunk & { next: bigint } = { partition, offsets: [], records: [], firstTimestamps: [], next: from }
-  // Kafka's consumer algorithm: a producer's transaction is aborted from its listed first offset
-  // until that producer's next control batch (the abort marker).
-  const pendingAborts = aborted.slice().sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1))
-  const abortedProducers = new Set<bigint>()
-  let nextAbort = 0
+  const filter = new AbortedTransactions(aborted)
   for (const batch of batches) {
     const last = batch.firstOffset + BigInt(batch.lastOffsetDelta)
-    while (nextAbort < pendingAborts.length && pendingAborts[nextAbort].firstOffset <= last) {
-      abortedProducers.add(pendingAborts[nextAbort++].producerId)
-    }
     if (last + 1n > chunk.next) chunk.next = last + 1n
-    if ((batch.attributes & CONTROL) !== 0) {
-      abortedProducers.delete(batch.producerId)
-      continue
-    }
-    if ((batch.attributes & TRANSACTIONAL) !== 0 && abortedProducers.has(batch.producerId)) continue
+    if (filter.skip(Number(last), batch.attributes, Number(batch.producerId))) continue
     for (const record of batch.records) {
       const offset = batch.firstOffset + BigInt(record.offsetDelta)
       if (offset < from || (to !== undefined && offset >= to)) continue

@@ -10,10 +10,9 @@ import { decompress } from '../protocol/compression/index.ts'
 import { Attributes, BATCH_HEADER_SIZE, LOG_OVERHEAD, Offsets, readInt64Number } from '../protocol/record-batch.ts'
 import { FetchConnection } from './fetch-connection.ts'
 import { topicMetadata } from './reader.ts'
+import { AbortedTransactions, RETRIABLE_FETCH_ERRORS } from './read-committed.ts'
 
 const OFFSET_OUT_OF_RANGE = 1
-// Errors after which fresh metadata (a moved leader, a recreated topic) may help.
-const RETRIABLE = new Set([3, 5, 6, 56, 74, 75, 78, 100])
 // Consecutive failed rounds (connection errors, retriable errors) before giving up.
 const MAX_FAILED_ROUNDS = 20
 
@@ -108,7 +107,7 @@ export async function scanRanges(client: Consumer, options: ScanOptions): Promis
                 continue
               }
               if (p.errorCode !== 0) {
-                if (RETRIABLE.has(p.errorCode)) {
+                if (RETRIABLE_FETCH_ERRORS.has(p.errorCode)) {
                   refresh = true
                   failure = fetchError(topic, partition, p.errorCode)
                   continue
@@ -116,11 +115,7 @@ export async function scanRanges(client: Consumer, options: ScanOptions): Promis
                 throw fetchError(topic, partition, p.errorCode)
               }
               const to = stop.get(partition)!
-              const aborted = (p.abortedTransactions ?? []).map((a) => ({
-                producerId: Number(a.producerId),
-                firstOffset: Number(a.firstOffset),
-              }))
-              const walked = walkBatches(p.records, from, to, aborted, partition, options.onRecord)
+              const walked = walkBatches(p.records, from, to, p.abortedTransactions, partition, options.onRecord)
               handed += walked.records
               const next = Math.min(walked.next, to)
               // A range past the last stable offset ends there: nothing more can be read now.
@@ -179,18 +174,14 @@ export function walkBatches(
   data: Buffer | null,
   from: number,
   to: number,
-  aborted: { producerId: number; firstOffset: number }[],
+  aborted: readonly { producerId: bigint | number; firstOffset: bigint | number }[] | null,
   partition: number,
   onRecord: (value: Buffer | null, partition: number, offset: number) => void,
 ): { next: number; records: number } {
   let next = from
   let records = 0
   if (data === null) return { next, records }
-  // Kafka's consumer rule: a producer's records are aborted from its listed first offset until
-  // its next control batch (the abort marker).
-  const pendingAborts = aborted.slice().sort((a, b) => a.firstOffset - b.firstOffset)
-  const abortedProducers = new Set<number>()
-  let nextAbort = 0
+  const filter = new AbortedTransactions(aborted)
   let at = 0
   while (data.length - at >= BATCH_HEADER_SIZE) {
     const size = LOG_OVERHEAD + data.readInt32BE(at + Offsets.batchLength)
@@ -202,17 +193,10 @@ export function walkBatches(
     const last = base + data.readInt32BE(at + Offsets.lastOffsetDelta)
     const attributes = data.readInt16BE(at + Offsets.attributes)
     const producerId = readInt64Number(data, at + Offsets.producerId)
-    while (nextAbort < pendingAborts.length && pendingAborts[nextAbort].firstOffset <= last) {
-      abortedProducers.add(pendingAborts[nextAbort++].producerId)
-    }
     const start = at
     at += size
     if (last + 1 > next) next = last + 1
-    if ((attributes & Attributes.control) !== 0) {
-      abortedProducers.delete(producerId)
-      continue
-    }
-    if ((attributes & Attributes.transactional) !== 0 && abortedProducers.has(producerId)) continue
+    if (filter.skip(last, attributes, producerId)) continue
     if (last < from || base >= to) continue
     const payload = decompress(
       attributes & Attributes.compressionMask,
