@@ -39,6 +39,12 @@ export const ErrorCodes = {
    * broker of this process); its `broker.lock` names the owner's pid and address.
    */
   DATA_DIR_LOCKED: 'TICKFLOW_ERR_DATA_DIR_LOCKED',
+  /** Another instance took over a transactional id (a newer epoch): this one must stop writing. */
+  FENCED: 'TICKFLOW_ERR_FENCED',
+  /** A Kafka transaction was refused (other than by fencing); it is aborted. */
+  TRANSACTION: 'TICKFLOW_ERR_TRANSACTION',
+  /** A checkpoint could not be read back or does not fit the processor. */
+  CHECKPOINT: 'TICKFLOW_ERR_CHECKPOINT',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -27,7 +27,7 @@ export interface ScanOptions {
   ranges: ScanRange[]
   clientId: string
   /** Called for every record in the ranges, in offset order per partition. */
-  onRecord(value: Buffer | null, partition: number, offset: number): void
+  onRecord: RecordCallback
   /** Called after each fetch with the records handed out so far. */
   onProgress?(records: number): void
   /** Bytes per partition per fetch (default 8 MiB). */
@@ -176,7 +176,7 @@ export function walkBatches(
   to: number,
   aborted: readonly { producerId: bigint | number; firstOffset: bigint | number }[] | null,
   partition: number,
-  onRecord: (value: Buffer | null, partition: number, offset: number) => void,
+  onRecord: RecordCallback,
 ): { next: number; records: number } {
   let next = from
   let records = 0
@@ -203,7 +203,8 @@ export function walkBatches(
       data.subarray(start + BATCH_HEADER_SIZE, start + size),
     )
     const count = data.readInt32BE(start + Offsets.recordCount)
-    records += walkRecords(payload, count, base, from, to, partition, onRecord)
+    const baseTimestamp = readInt64Number(data, start + Offsets.baseTimestamp)
+    records += walkRecords(payload, count, base, baseTimestamp, from, to, partition, onRecord)
   }
   return { next, records }
 }
@@ -214,10 +215,11 @@ function walkRecords(
   payload: Buffer,
   count: number,
   base: number,
+  baseTimestamp: number,
   from: number,
   to: number,
   partition: number,
-  onRecord: (value: Buffer | null, partition: number, offset: number) => void,
+  onRecord: RecordCallback,
 ): number {
   let q = 0
   let handed = 0
@@ -229,8 +231,8 @@ function walkRecords(
       throw new TickflowError(ErrorCodes.PROTOCOL_MALFORMED, `record ${i} overruns its batch in ${partition}`)
     }
     q++ // attributes
-    while (payload[q] & 0x80) q++ // timestampDelta (varlong), not needed
-    q++
+    const timestamp = baseTimestamp + readVarlong(payload, q)
+    q = varintEnd
     const offset = base + readVarint(payload, q)
     q = varintEnd
     const keyLength = readVarint(payload, q)
@@ -241,12 +243,31 @@ function walkRecords(
       throw new TickflowError(ErrorCodes.PROTOCOL_MALFORMED, `record ${i} value overruns its record in ${partition}`)
     }
     if (offset >= from && offset < to) {
-      onRecord(valueLength < 0 ? null : payload.subarray(q, q + valueLength), partition, offset)
+      onRecord(valueLength < 0 ? null : payload.subarray(q, q + valueLength), partition, offset, timestamp)
       handed++
     }
     q = end
   }
   return handed
+}
+
+/** Receives one record: its value bytes (a view into the fetched data), position and timestamp. */
+export type RecordCallback = (value: Buffer | null, partition: number, offset: number, timestamp: number) => void
+
+// A zigzag varlong (a timestamp delta) as a number: exact below 2^53.
+function readVarlong(buf: Buffer, at: number): number {
+  let value = 0
+  let scale = 1
+  let byte: number
+  do {
+    if (scale > 2 ** 63) throw new TickflowError(ErrorCodes.PROTOCOL_MALFORMED, 'varlong longer than 10 bytes')
+    byte = buf[at++]
+    value += (byte & 0x7f) * scale
+    scale *= 128
+  } while (byte & 0x80)
+  varintEnd = at
+  // zigzag: even → n/2, odd → −(n+1)/2
+  return value % 2 === 0 ? value / 2 : -(value + 1) / 2
 }
 
 // The end of the varint read last: a module variable instead of a returned pair (no allocation).

@@ -92,3 +92,21 @@ export function hostPortOption(name: string, value: string): { host: string | un
   const host = m[1] ?? m[2]
   return { host: host === '' ? undefined : host, port }
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/**
+ * Parses a duration option: `250ms`, `1s`, `5m`, `1h`, or a plain number of milliseconds.
+ * @throws TICKFLOW_ERR_INVALID_ARGUMENT for anything else or a negative value
+ */
+export function durationOption(name: string, value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const m = typeof value === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim()) : null
+  if (m === null) {
+    throw new TickflowError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `--${name} must be a duration such as 500ms, 2s, 5m or a number of milliseconds, got ${String(value)}`,
+    )
+  }
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms'])
+}

@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict'
+import { test, type TestContext } from 'node:test'
+import type { Emitter, InputRecord, PartitionProcessor, ProcessorDefinition } from '../../src/stream/processor.ts'
+import { runProcessor, type RuntimeStats } from '../../src/stream/runtime.ts'
+import type { RestoreReport } from '../../src/stream/task.ts'
+import { createTopic, fetchCommittedOffsets, produceRaw } from '../helpers/admin.ts'
+import { eventually, startTestBroker } from '../helpers/broker.ts'
+import { readCommitted } from '../helpers/committed.ts'
+
+/**
+ * A deterministic test processor: input values `key:n`; per key a running count and sum, one
+ * output per input. A lost or rebuilt state shows as counts restarting; a duplicate as a repeated
+ * (key, count).
+ */
+function counter(): ProcessorDefinition {
+  return {
+    name: 'counter',
+    input: 'in',
+    outputs: ['out'],
+    create(_partition, snapshot): PartitionProcessor {
+      const state = new Map<string, { count: number; sum: number }>(
+        snapshot === undefined ? [] : (JSON.parse(snapshot.toString()) as [string, { count: number; sum: number }][]),
+      )
+      return {
+        process(record: InputRecord, out: Emitter) {
+          const m = /^(\w+):(\d+)$/.exec(record.value?.toString() ?? '')
+          if (m === null) {
+            out.deadLetter(`not key:n: ${record.value?.toString()}`, 'invalid')
+            return
+          }
+          const s = state.get(m[1]) ?? { count: 0, sum: 0 }
+          s.count++
+          s.sum += Number(m[2])
+          state.set(m[1], s)
+          out.emit('out', m[1], JSON.stringify({ key: m[1], count: s.count, sum: s.sum, offset: record.offset }))
+        },
+        snapshot: () => Buffer.from(JSON.stringify([...state])),
+      }
+    },
+  }
+}
+
+async function produceValues(address: string, partition: number, values: string[]): Promise<void> {
+  const batches: { value: string }[][] = []
+  for (let i = 0; i < values.length; i += 100) batches.push(values.slice(i, i + 100).map((value) => ({ value })))
+  await produceRaw({ address }, 'in', partition, batches)
+}
+
+interface Run {
+  stats: RuntimeStats
+  restores: RestoreReport[]
+  stop(): Promise<void>
+}
+
+function start(address: string, extra: { sessionTimeoutMs?: number; checkpointIntervalMs?: number } = {}): Run {
+  const abort = new AbortController()
+  const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
+  const restores: RestoreReport[] = []
+  const done = runProcessor(
+    counter(),
+    {
+      bus: { bootstrapBrokers: [address], clientId: 'runtime-test' },
+      groupId: 'counter-group',
+      fetchMaxWaitMs: 50,
+      sessionTimeoutMs: extra.sessionTimeoutMs ?? 6000,
+      checkpointIntervalMs: extra.checkpointIntervalMs ?? 200,
+      signal: abort.signal,
+      onRestore: (r) => restores.push(r),
+      log: process.env.RUNTIME_TEST_LOG ? (l) => console.error(l) : undefined,
+    },
+    stats,
+  )
+  // A runtime that fails ends the test at once instead of leaving it waiting.
+  let failure: unknown
+  done.catch((err: unknown) => {
+    failure = err
+    stats.processed = Number.NaN
+  })
+  return {
+    stats,
+    restores,
+    stop: async () => {
+      abort.abort()
+      await done
+      if (failure !== undefined) throw failure
+    },
+  }
+}
+
+/** Every committed output, by partition, parsed. */
+async function outputs(address: string): Promise<{ key: string; count: number; sum: number; offset: number }[]> {
+  return (await readCommitted(address, 'out')).map(
+    (r) => JSON.parse(r.value!) as { key: string; count: number; sum: number; offset: number },
+  )
+}
+
+/** Each key's outputs have counts 1..n in order and running sums of its inputs: nothing lost, nothing twice. */
+function assertExactlyOnce(out: { key: string; count: number; sum: number }[], inputs: Map<string, number[]>): void {
+  const byKey = new Map<string, { count: number; sum: number }[]>()
+  for (const o of out) byKey.set(o.key, [...(byKey.get(o.key) ?? []), o])
+  assert.deepEqual([...byKey.keys()].sort(), [...inputs.keys()].sort())
+  for (const [key, values] of inputs) {
+    const got = byKey.get(key)!
+    let sum = 0
+    assert.deepEqual(
+      got.map((o) => [o.count, o.sum]),
+      values.map((v, i) => [i + 1, (sum += v)]),
+      `outputs of ${key}`,
+    )
+  }
+}
+
+function makeInputs(from: number, n: number, keys: string[]): { values: string[]; byKey: Map<string, number[]> } {
+  const values: string[] = []
+  const byKey = new Map<string, number[]>()
+  for (let i = from; i < from + n; i++) {
+    const key = keys[i % keys.length]
+    values.push(`${key}:${i}`)
+    byKey.set(key, [...(byKey.get(key) ?? []), i])
+  }
+  return { values, byKey }
+}
+
+async function setup(t: TestContext): Promise<string> {
+  const broker = await startTestBroker(t)
+  await createTopic(broker, 'in', 2)
+  return broker.address
+}
+
+test('every input gives exactly one committed output; a restart restores the state and goes on', async (t) => {
+  const address = await setup(t)
+  // Keys a*, b* on partition 0; c*, d* on partition 1 (produced explicitly).
+  const p0 = makeInputs(0, 600, ['a', 'b'])
+  const p1 = makeInputs(0, 400, ['c', 'd'])
+  await produceValues(address, 0, p0.values)
+  await produceValues(address, 1, p1.values)
+  const first = start(address)
+  await eventually(() => first.stats.processed === 1000, 60_000, 'the first run to process 1000 records')
+  await first.stop()
+  assert.deepEqual([...(await fetchCommittedOffsets({ address }, 'counter-group', 'in', 2)).values()], [600, 400])
+
+  const more0 = makeInputs(600, 300, ['a', 'b'])
+  await produceValues(address, 0, more0.values)
+  const second = start(address)
+  await eventually(() => second.stats.processed === 300, 60_000, 'the second run to process the new records')
+  await second.stop()
+  // Restored from snapshots (not started empty), replaying at most what followed the last snapshot.
+  assert.equal(second.restores.length, 2)
+  for (const r of second.restores) {
+    assert.ok(r.snapshotBytes > 0, `partition ${r.partition} restored from a snapshot`)
+    assert.ok(r.replayed <= (r.partition === 0 ? 600 : 400))
+  }
+  const expected = new Map([...p0.byKey, ...p1.byKey])
+  for (const [k, v] of more0.byKey) expected.set(k, [...expected.get(k)!, ...v])
+  assertExactlyOnce(await outputs(address), expected)
+})
+
+test('records that fail to parse go to the dead-letter topic with their reason; the rest is processed', async (t) => {
+  const address = await setup(t)
+  await produceValues(address, 0, ['a:1', 'garbage', 'a:2', '', 'a:3'])
+  const run = start(address)
+  await eventually(() => run.stats.processed === 5, 60_000, 'all five records')
+  await run.stop()
+  assertExactlyOnce(await outputs(address), new Map([['a', [1, 2, 3]]]))
+  const dead = await readCommitted(address, 'dlq.in')
+  assert.deepEqual(
+    dead.map((d) => [d.value, d.headers['tickflow.dlq.reason'], d.headers['tickflow.dlq.offset']]),
+    [
+      ['garbage', 'not key:n: garbage', '1'],
+      ['', 'not key:n: ', '3'],
+    ],
+  )
+})
+
+test('two members share the partitions; when one leaves the other takes over its state', async (t) => {
+  const address = await setup(t)
+  const p0 = makeInputs(0, 300, ['a', 'b'])
+  const p1 = makeInputs(0, 300, ['c', 'd'])
+  await produceValues(address, 0, p0.values)
+  await produceValues(address, 1, p1.values)
+  const one = start(address)
+  await eventually(() => one.stats.processed === 600, 60_000, 'member one to process the first records')
+  const two = start(address)
+  await eventually(
+    () => one.stats.assigned.length === 1 && two.stats.assigned.length === 1,
+    30_000,
+    'the two members to own one partition each',
+  )
+  const more0 = makeInputs(300, 200, ['a', 'b'])
+  const more1 = makeInputs(300, 200, ['c', 'd'])
+  await produceValues(address, 0, more0.values)
+  await produceValues(address, 1, more1.values)
+  await eventually(() => one.stats.processed + two.stats.processed === 1000, 60_000, 'the new records')
+  await two.stop()
+  await eventually(() => one.stats.assigned.length === 2, 30_000, 'member one to own both partitions again')
+  const last0 = makeInputs(500, 100, ['a', 'b'])
+  const last1 = makeInputs(500, 100, ['c', 'd'])
+  await produceValues(address, 0, last0.values)
+  await produceValues(address, 1, last1.values)
+  await eventually(() => one.stats.processed + two.stats.processed === 1200, 60_000, 'the last records')
+  await one.stop()
+  const expected = new Map<string, number[]>()
+  for (const part of [p0, p1, more0, more1, last0, last1]) {
+    for (const [k, v] of part.byKey) expected.set(k, [...(expected.get(k) ?? []), ...v])
+  }
+  assertExactlyOnce(await outputs(address), expected)
+})
