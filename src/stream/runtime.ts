@@ -132,7 +132,10 @@ export async function runProcessor(
       // and the transactional id's epoch tells if another member wrote in between (the next commit
       // then fails as fenced and the task is reopened).
       for (const [p, task] of tasks) {
-        if (!owned.includes(p) || task.failure !== undefined) tasks.delete(p)
+        if (!owned.includes(p) || task.failure !== undefined) {
+          tasks.delete(p)
+          if (!owned.includes(p)) metrics.partitionRevoked?.(p)
+        }
       }
       for (const p of owned) if (!tasks.has(p)) await open(p)
       stats.assigned = [...owned]

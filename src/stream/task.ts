@@ -240,6 +240,10 @@ export class Task implements Emitter {
       })
       this.pointer = pointer
       this.committedPosition = position
+    }
+    // Metrics only after a commit, outside its error handling: nothing there may abort a
+    // transaction that has committed.
+    const committed = (): void => {
       const done = Date.now()
       const metrics = this.ctx.metrics
       metrics.transactions('committed', 1)
@@ -249,7 +253,7 @@ export class Task implements Emitter {
       metrics.recordsIn(this.partition, timestamps.length)
       for (const t of timestamps) metrics.processingLatency(Math.max(0, done - t) / 1000)
     }
-    const promise = run().catch(async (err: Error) => {
+    const promise = run().then(committed, async (err: Error) => {
       this.failure ??= err
       this.ctx.metrics.transactions('aborted', 1)
       await this.producer.abort()

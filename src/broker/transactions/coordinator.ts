@@ -10,6 +10,11 @@
  * their timeout are aborted with an epoch bump. State changes are journaled before they are
  * acknowledged; on start, prepared transactions are completed and open ones aborted.
  *
+ * A producer presenting an epoch other than its id's current one is fenced: PRODUCER_FENCED, as
+ * Kafka's coordinator answers, which the request handlers turn into INVALID_PRODUCER_EPOCH for
+ * request versions older than the code (KIP-588, {@link fencedFor}). Transactional writes
+ * (Produce, TxnOffsetCommit) get INVALID_PRODUCER_EPOCH at every version, as in Kafka.
+ *
  * Pure of the network and of the logs: writing markers and committing offsets are hooks.
  */
 import path from 'node:path'
@@ -80,6 +85,16 @@ interface Entry {
 }
 
 const MAX_EPOCH = 32767
+
+/**
+ * The error code to answer a request of version `apiVersion` with: PRODUCER_FENCED for versions
+ * from `since` (the first one that carries it: InitProducerId 4, AddPartitionsToTxn,
+ * AddOffsetsToTxn and EndTxn 2), INVALID_PRODUCER_EPOCH before, as Kafka answers older clients.
+ */
+export function fencedFor(errorCode: number, apiVersion: number, since: number): number {
+  return errorCode === KafkaError.PRODUCER_FENCED && apiVersion < since ? KafkaError.INVALID_PRODUCER_EPOCH : errorCode
+}
+
 export const TRANSACTIONS_JOURNAL_FILE = 'transactions.journal'
 
 export class TransactionCoordinator {
@@ -158,7 +173,7 @@ export class TransactionCoordinator {
       producerEpoch === txn.lastProducerEpoch &&
       producerEpoch >= 0
     if (presented && !retry && (producerId !== txn.producerId || producerEpoch !== txn.producerEpoch)) {
-      return fail(KafkaError.INVALID_PRODUCER_EPOCH)
+      return fail(KafkaError.PRODUCER_FENCED)
     }
     if (txn.state === 'Ongoing') {
       await this.abortWithBump(txn, 'the producer re-initialised')
@@ -228,6 +243,9 @@ export class TransactionCoordinator {
     entries: OffsetCommitEntry[],
   ): number {
     const check = this.validate(transactionalId, producerId, producerEpoch)
+    // As in Kafka, where these offsets are a transactional write to the offsets log: a fenced
+    // producer gets the Produce error (no TxnOffsetCommit version carries PRODUCER_FENCED).
+    if (check === KafkaError.PRODUCER_FENCED) return KafkaError.INVALID_PRODUCER_EPOCH
     if (typeof check === 'number') return check
     if (check.state !== 'Ongoing' || !check.groups.has(groupId)) return KafkaError.INVALID_TXN_STATE
     let pending = check.pendingOffsets.get(groupId)
@@ -351,7 +369,7 @@ export class TransactionCoordinator {
     if (this.closed) return KafkaError.COORDINATOR_NOT_AVAILABLE
     const txn = this.txns.get(transactionalId)
     if (txn === undefined || txn.producerId !== producerId) return KafkaError.INVALID_PRODUCER_ID_MAPPING
-    if (producerEpoch !== txn.producerEpoch) return KafkaError.INVALID_PRODUCER_EPOCH
+    if (producerEpoch !== txn.producerEpoch) return KafkaError.PRODUCER_FENCED
     return txn
   }
 

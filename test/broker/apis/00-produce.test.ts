@@ -332,7 +332,8 @@ test('a fenced transactional producer (an older epoch) gets INVALID_PRODUCER_EPO
   assert.equal((await zombie.sendRaw('txn', 0, ['late'])).errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
   // Also to a partition its transaction never touched.
   assert.equal((await zombie.sendRaw('txn', 1, ['late'])).errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
-  assert.equal(await zombie.end(true), KafkaError.INVALID_PRODUCER_EPOCH)
+  // At the coordinator (EndTxn v4) it is PRODUCER_FENCED.
+  assert.equal(await zombie.end(true), KafkaError.PRODUCER_FENCED)
   // The current instance starts its sequences over.
   assert.equal(await current.send('txn', 0, ['new']), 2)
   await current.commit()
@@ -365,7 +366,7 @@ test('a transaction open when the broker stops is aborted on restart; the old ep
     (await produce(c, 'txn', 0, late, { transactionalId: 'tx' })).errorCode,
     KafkaError.INVALID_PRODUCER_EPOCH,
   )
-  assert.equal(await endTxn(c, 'tx', p.producerId, p.producerEpoch, true), KafkaError.INVALID_PRODUCER_EPOCH)
+  assert.equal(await endTxn(c, 'tx', p.producerId, p.producerEpoch, true), KafkaError.PRODUCER_FENCED)
   const next = await TxnProducer.init(c, 'tx')
   assert.deepEqual([next.producerId, next.producerEpoch], [p.producerId, p.producerEpoch + 2])
 })

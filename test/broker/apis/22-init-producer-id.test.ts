@@ -58,9 +58,17 @@ test('a transactional id keeps its producer id; each init bumps the epoch', asyn
   assert.deepEqual([first.errorCode, first.producerEpoch], [KafkaError.NONE, 0])
   const second = await init(c, 5, { transactionalId: 'tx' })
   assert.deepEqual([second.errorCode, second.producerId, second.producerEpoch], [KafkaError.NONE, first.producerId, 1])
-  // KIP-360: presenting an old incarnation is refused.
-  const stale = await init(c, 5, { transactionalId: 'tx', producerId: first.producerId, producerEpoch: 0 })
-  assert.equal(stale.errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
+  // KIP-360: presenting an old incarnation is refused: PRODUCER_FENCED from v4 (KIP-588), the
+  // older INVALID_PRODUCER_EPOCH for v3, as Kafka answers; nothing is bumped.
+  for (const [version, code] of [
+    [3, KafkaError.INVALID_PRODUCER_EPOCH],
+    [4, KafkaError.PRODUCER_FENCED],
+    [5, KafkaError.PRODUCER_FENCED],
+  ]) {
+    const stale = await init(c, version, { transactionalId: 'tx', producerId: first.producerId, producerEpoch: 0 })
+    assert.deepEqual([stale.errorCode, stale.producerId, stale.producerEpoch], [code, -1n, -1], `v${version}`)
+  }
+  assert.equal(broker.context.transactions.describe('tx')?.producerEpoch, 1)
   assert.equal((await init(c, 5, { transactionalId: '' })).errorCode, KafkaError.INVALID_REQUEST)
 })
 

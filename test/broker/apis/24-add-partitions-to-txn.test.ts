@@ -78,7 +78,16 @@ test('the transactional id, producer id and epoch must be the current ones', asy
     await codeOf('tx', current.producerId + 1, current.producerEpoch),
     KafkaError.INVALID_PRODUCER_ID_MAPPING,
   )
-  assert.equal(await codeOf('tx', old.producerId, old.producerEpoch), KafkaError.INVALID_PRODUCER_EPOCH, 'fenced')
+  // Fenced: PRODUCER_FENCED from v2 (KIP-588), INVALID_PRODUCER_EPOCH for older clients, as Kafka answers.
+  for (const [version, code] of [
+    [0, KafkaError.INVALID_PRODUCER_EPOCH],
+    [1, KafkaError.INVALID_PRODUCER_EPOCH],
+    [2, KafkaError.PRODUCER_FENCED],
+    [3, KafkaError.PRODUCER_FENCED],
+  ]) {
+    const codes = await addPartitions(c, 'tx', old.producerId, old.producerEpoch, { a: [0] }, version)
+    assert.equal(codes.get('a-0'), code, `fenced, v${version}`)
+  }
   assert.equal(await codeOf('tx', current.producerId, current.producerEpoch), KafkaError.NONE)
 })
 

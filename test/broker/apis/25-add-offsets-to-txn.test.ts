@@ -48,7 +48,15 @@ test('the transactional id, producer id and epoch must be the current ones', asy
     await addOffsets(c, 'tx', p.producerId + 1, p.producerEpoch, 'g'),
     KafkaError.INVALID_PRODUCER_ID_MAPPING,
   )
-  assert.equal(await addOffsets(c, 'tx', old.producerId, old.producerEpoch, 'g'), KafkaError.INVALID_PRODUCER_EPOCH)
+  // Fenced: PRODUCER_FENCED from v2 (KIP-588), INVALID_PRODUCER_EPOCH for older clients, as Kafka answers.
+  for (const [version, code] of [
+    [0, KafkaError.INVALID_PRODUCER_EPOCH],
+    [1, KafkaError.INVALID_PRODUCER_EPOCH],
+    [2, KafkaError.PRODUCER_FENCED],
+    [4, KafkaError.PRODUCER_FENCED],
+  ]) {
+    assert.equal(await addOffsets(c, 'tx', old.producerId, old.producerEpoch, 'g', version), code, `v${version}`)
+  }
   assert.equal(broker.context.transactions.describe('tx')?.state, 'Empty')
 })
 

@@ -145,7 +145,16 @@ test('EndTxn at every version; errors for no transaction, a stale epoch, an unkn
   assert.equal(await fresh.end(true), KafkaError.INVALID_TXN_STATE, 'no transaction was started')
   assert.equal(await endTxn(c, 'nobody', p.producerId, p.producerEpoch, true), KafkaError.INVALID_PRODUCER_ID_MAPPING)
   assert.equal(await endTxn(c, 'tx', fresh.producerId, 0, true), KafkaError.INVALID_PRODUCER_ID_MAPPING)
-  assert.equal(await endTxn(c, 'tx', p.producerId, p.producerEpoch + 1, true), KafkaError.INVALID_PRODUCER_EPOCH)
+  // An epoch other than the current one is fenced: PRODUCER_FENCED from v2 (KIP-588), before that
+  // INVALID_PRODUCER_EPOCH, as Kafka answers older clients.
+  for (const [version, code] of [
+    [0, KafkaError.INVALID_PRODUCER_EPOCH],
+    [1, KafkaError.INVALID_PRODUCER_EPOCH],
+    [2, KafkaError.PRODUCER_FENCED],
+    [4, KafkaError.PRODUCER_FENCED],
+  ]) {
+    assert.equal(await endTxn(c, 'tx', p.producerId, p.producerEpoch + 1, true, version), code, `v${version}`)
+  }
 })
 
 test('a transaction over several partitions writes one marker to each, and only to them', async (t) => {
@@ -184,6 +193,8 @@ test('the broker aborts a transaction open longer than its timeout and fences it
   const f = await fetchOne(c, 12, { topic: 't', offset: 0 })
   assert.deepEqual(logEntries(f.records), ['ABORT@0'])
   assert.deepEqual(markerProducers(f.records), [{ offset: 0, producerId: p.producerId, epoch: p.producerEpoch + 1 }])
-  assert.equal(await p.end(true), KafkaError.INVALID_PRODUCER_EPOCH)
+  assert.equal(await p.end(true), KafkaError.PRODUCER_FENCED)
+  assert.equal(await p.end(true, 1), KafkaError.INVALID_PRODUCER_EPOCH, 'v1 predates PRODUCER_FENCED')
+  // A write is refused with the Produce error, as in Kafka since 2.7.
   assert.equal((await p.sendRaw('t', 0, ['late'])).errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
 })

@@ -133,7 +133,7 @@ test('KIP-360: presenting the current id and epoch re-initialises; a stale one i
     [producerId + 1, 1],
   ]) {
     const stale = await c.initProducerId('a', TIMEOUT, pid, epoch)
-    assert.deepEqual(stale, { errorCode: KafkaError.INVALID_PRODUCER_EPOCH, producerId: -1, producerEpoch: -1 })
+    assert.deepEqual(stale, { errorCode: KafkaError.PRODUCER_FENCED, producerId: -1, producerEpoch: -1 })
   }
   assert.equal(c.describe('a')?.producerEpoch, 1, 'a refused presentation bumps nothing')
   assert.equal((await c.initProducerId('a', TIMEOUT, producerId, 1)).producerEpoch, 2)
@@ -153,14 +153,14 @@ test('KIP-360: repeating a bump whose answer was lost gets the current epoch aga
   // After a bump by a new instance (no id presented) nothing older is a retry any more.
   assert.equal((await init(c, 'a')).producerEpoch, 2)
   for (const epoch of [0, 1]) {
-    assert.equal((await c.initProducerId('a', TIMEOUT, producerId, epoch)).errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
+    assert.equal((await c.initProducerId('a', TIMEOUT, producerId, epoch)).errorCode, KafkaError.PRODUCER_FENCED)
   }
   // Nor after a fence: the instance whose transaction was aborted cannot come back.
   assert.equal((await c.initProducerId('a', TIMEOUT, producerId, 2)).producerEpoch, 3)
   assert.equal(await c.addPartitions('a', producerId, 3, [['t', 0]]), KafkaError.NONE)
   assert.equal((await init(c, 'a')).producerEpoch, 4)
-  assert.equal((await c.initProducerId('a', TIMEOUT, producerId, 2)).errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
-  assert.equal((await c.initProducerId('a', TIMEOUT, producerId, 3)).errorCode, KafkaError.INVALID_PRODUCER_EPOCH)
+  assert.equal((await c.initProducerId('a', TIMEOUT, producerId, 2)).errorCode, KafkaError.PRODUCER_FENCED)
+  assert.equal((await c.initProducerId('a', TIMEOUT, producerId, 3)).errorCode, KafkaError.PRODUCER_FENCED)
 })
 
 test('INVALID_TRANSACTION_TIMEOUT: not positive, or above the maximum', async (t) => {
@@ -232,9 +232,9 @@ test('re-init with an open transaction aborts it: ABORT markers with the bumped 
     startedAt: -1,
     partitions: [],
   })
-  // The previous instance is fenced everywhere.
-  assert.equal(await c.addPartitions('a', producerId, 0, [['t', 0]]), KafkaError.INVALID_PRODUCER_EPOCH)
-  assert.equal(await c.endTxn('a', producerId, 0, true), KafkaError.INVALID_PRODUCER_EPOCH)
+  // The previous instance is fenced everywhere (its writes get the Produce error, as in Kafka).
+  assert.equal(await c.addPartitions('a', producerId, 0, [['t', 0]]), KafkaError.PRODUCER_FENCED)
+  assert.equal(await c.endTxn('a', producerId, 0, true), KafkaError.PRODUCER_FENCED)
   assert.equal(c.checkTransactionalWrite(producerId, 0, 't', 0), KafkaError.INVALID_PRODUCER_EPOCH)
 })
 
@@ -242,17 +242,20 @@ test('AddPartitions, AddOffsets, TxnOffsetCommit and EndTxn check the transactio
   const { c } = open(t)
   const { producerId } = await init(c, 'a')
   await init(c, 'a') // epoch 1
-  const cases: Array<[string, number, number, number]> = [
-    ['unknown', producerId, 1, KafkaError.INVALID_PRODUCER_ID_MAPPING],
-    ['a', producerId + 7, 1, KafkaError.INVALID_PRODUCER_ID_MAPPING],
-    ['a', producerId, 0, KafkaError.INVALID_PRODUCER_EPOCH],
-    ['a', producerId, 2, KafkaError.INVALID_PRODUCER_EPOCH],
+  // [transactional id, producer id, epoch, the error, the error of TxnOffsetCommit]: a fenced epoch is
+  // PRODUCER_FENCED at the coordinator, and for the offsets (a transactional write in Kafka) the
+  // Produce error INVALID_PRODUCER_EPOCH.
+  const cases: Array<[string, number, number, number, number]> = [
+    ['unknown', producerId, 1, KafkaError.INVALID_PRODUCER_ID_MAPPING, KafkaError.INVALID_PRODUCER_ID_MAPPING],
+    ['a', producerId + 7, 1, KafkaError.INVALID_PRODUCER_ID_MAPPING, KafkaError.INVALID_PRODUCER_ID_MAPPING],
+    ['a', producerId, 0, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH],
+    ['a', producerId, 2, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH],
   ]
-  for (const [id, pid, epoch, code] of cases) {
+  for (const [id, pid, epoch, code, offsetsCode] of cases) {
     const what = `${id}/${pid}/${epoch}`
     assert.equal(await c.addPartitions(id, pid, epoch, [['t', 0]]), code, `AddPartitions ${what}`)
     assert.equal(await c.addOffsets(id, pid, epoch, 'g'), code, `AddOffsets ${what}`)
-    assert.equal(c.txnOffsetCommit(id, 'g', pid, epoch, [offset('t', 0, 1)]), code, `TxnOffsetCommit ${what}`)
+    assert.equal(c.txnOffsetCommit(id, 'g', pid, epoch, [offset('t', 0, 1)]), offsetsCode, `TxnOffsetCommit ${what}`)
     assert.equal(await c.endTxn(id, pid, epoch, true), code, `EndTxn ${what}`)
   }
   assert.equal(c.describe('a')?.state, 'Empty', 'no refused request started a transaction')
@@ -457,8 +460,8 @@ test('a transaction open longer than its timeout is aborted with an epoch bump',
   await eventually(() => c.describe('a')?.state === 'CompleteAbort')
   assert.deepEqual(hooks.markers, [{ producerId: pid, producerEpoch: 1, commit: false, partitions: ['t-0', 't-1'] }])
   // The producer that opened it is fenced: its commit is refused, not applied.
-  assert.equal(await c.endTxn('a', pid, 0, true), KafkaError.INVALID_PRODUCER_EPOCH)
-  assert.equal(await c.addPartitions('a', pid, 0, [['t', 0]]), KafkaError.INVALID_PRODUCER_EPOCH)
+  assert.equal(await c.endTxn('a', pid, 0, true), KafkaError.PRODUCER_FENCED)
+  assert.equal(await c.addPartitions('a', pid, 0, [['t', 0]]), KafkaError.PRODUCER_FENCED)
   assert.equal((await init(c, 'a')).producerEpoch, 2, 'a new instance gets the epoch after the fence')
   assert.equal(hooks.markers.length, 1)
 })
@@ -543,7 +546,7 @@ test('restart: recover() completes PrepareCommit (markers and offsets) and Prepa
     hooks.commits.map((x) => [x.groupId, x.entries.map((e) => `${e.topic}-${e.partition}@${e.offset}`)]),
     [['g', ['t-0@42']]],
   )
-  assert.equal(await c2.endTxn('open', pids.open, 0, true), KafkaError.INVALID_PRODUCER_EPOCH)
+  assert.equal(await c2.endTxn('open', pids.open, 0, true), KafkaError.PRODUCER_FENCED)
   await c2.close()
 
   // The completions were journaled: a third start has nothing left to do.
