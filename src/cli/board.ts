@@ -19,6 +19,8 @@ export class Board {
   orders = 0
   ordersInvalid = 0
   invalid = 0
+  /** A line about the analytics processor, when it runs. */
+  analyze: (() => string) | undefined
   private readonly windowSeconds: number
 
   constructor(windowSeconds = 5) {
@@ -76,6 +78,7 @@ export class Board {
       `prices: ${formatCount(total)} messages` + (this.invalid > 0 ? ` (${formatCount(this.invalid)} invalid)` : ''),
       `orders: ${formatCount(this.orders)} messages, ${rate(last?.orders ?? this.orders, first?.orders)}` +
         (this.ordersInvalid > 0 ? ` (${formatCount(this.ordersInvalid)} invalid)` : ''),
+      ...(this.analyze === undefined ? [] : [this.analyze()]),
     ]
   }
 }

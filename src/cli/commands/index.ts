@@ -1,5 +1,6 @@
 /** Every subcommand: one file each, one line here. */
 import type { Command } from '../command.ts'
+import analyze from './analyze.ts'
 import broker from './broker.ts'
 import produce from './produce.ts'
 import replay from './replay.ts'
@@ -8,4 +9,4 @@ import tail from './tail.ts'
 import topics from './topics.ts'
 import up from './up.ts'
 
-export const commands: readonly Command[] = [up, broker, produce, replay, stats, topics, tail]
+export const commands: readonly Command[] = [up, broker, produce, replay, analyze, stats, topics, tail]

@@ -1,7 +1,7 @@
 /**
  * `tickflow up` (`npm start`): the whole system on one machine — the embedded broker, a continuous
- * price feed and an order feed — with a terminal summary refreshed every second. Later layers
- * (processors, storage, web server) join here.
+ * price feed, an order feed and the analytics processor — with a terminal summary refreshed every
+ * second. Later layers (exchange, storage, web server) join here.
  */
 import { startBroker, type Broker } from '../../broker/index.ts'
 import { ensureTopics } from '../../bus/admin.ts'
@@ -15,7 +15,10 @@ import { runFeed } from '../../feeds/runner.ts'
 import { DEFAULT_SYMBOLS, createPriceGenerator, type PriceModel } from '../../feeds/synthetic-prices.ts'
 import { DEFAULT_INSTRUMENTS, createOrderGenerator } from '../../feeds/synthetic-orders.ts'
 import { ErrorCodes, TickflowError } from '../../errors.ts'
+import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG } from '../../stream/analyze.ts'
+import { runProcessor, type RuntimeStats } from '../../stream/runtime.ts'
 import { Board } from '../board.ts'
+import { formatCount } from '../progress.ts'
 import { defineCommand, hostPortOption, intOption } from '../command.ts'
 
 export default defineCommand({
@@ -41,6 +44,7 @@ export default defineCommand({
     model: { type: 'string', value: 'MODEL', default: 'gbm', description: 'Price model: gbm or normal' },
     seed: { type: 'string', value: 'S', description: 'Random seed of the feeds (default: random)' },
     partitions: { type: 'string', value: 'N', default: '3', description: 'Partitions of the topics it creates' },
+    'no-analyze': { type: 'boolean', description: 'Do not run the analytics processor (tickflow analyze)' },
     quiet: { type: 'boolean', short: 'q', description: 'No summary' },
   },
   async run(values, positionals, io) {
@@ -130,6 +134,19 @@ export default defineCommand({
             signal: abort.signal,
           }).catch(fail),
         )
+      }
+      const analyzed: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
+      if (values['no-analyze'] !== true) {
+        tasks.push(
+          runProcessor(
+            analyzeProcessor(DEFAULT_ANALYZE_CONFIG),
+            { bus, signal: abort.signal, log: (line) => io.err(`analyze: ${line}`) },
+            analyzed,
+          ).catch(fail),
+        )
+        board.analyze = () =>
+          `analyze: ${formatCount(analyzed.processed)} ticks → volatility, bars.1m, signals` +
+          ` (partitions [${analyzed.assigned.join(',')}])`
       }
       const tty = process.stdout.isTTY === true
       let seconds = 0

@@ -1,0 +1,331 @@
+/**
+ * The analytics processor end to end through the broker (`npm run bench:analyze`).
+ *
+ * `tickflow broker` runs in a child process; the processors run in this process on the stream
+ * runtime (exactly-once transactions, checkpoints), one member owning all 3 partitions.
+ *   1. Throughput: N ticks loaded first (`tickflow produce`), then the time for the processor to
+ *      consume and commit all of them — `analyze` beside a pass-through processor on the same
+ *      runtime (one output record per tick, no analytics), which shows what the analytics cost.
+ *   2. Restore: the analyze state of S symbols is restored from its checkpoint (snapshot plus the
+ *      input after it), beside rebuilding it by processing the whole input again.
+ *   3. Latency: `tickflow produce --rate R` feeds prices while `tickflow analyze` runs in its own
+ *      process; this process reads `volatility` (read_committed) and `prices` and reports, per
+ *      record, the time from the price's create timestamp to its arrival here. `prices` itself is
+ *      the floor: the broker's own produce-to-consume latency.
+ *
+ * Environment: BENCH_TICKS (default 1,000,000), BENCH_RESTORE_SYMBOLS (10,000), BENCH_RATE (50,000),
+ * BENCH_LATENCY_SECONDS (20), BENCH_SECTIONS (throughput,restore,latency).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { KafkaCluster } from '../src/bus/cluster.ts'
+import { listOffsets, OffsetSpec } from '../src/bus/partition-io.ts'
+import { walkBatches } from '../src/bus/scan.ts'
+import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG } from '../src/stream/analyze.ts'
+import type { ProcessorDefinition } from '../src/stream/processor.ts'
+import { runProcessor, type RuntimeStats } from '../src/stream/runtime.ts'
+import type { RestoreReport } from '../src/stream/task.ts'
+
+const TICKS = envCount('BENCH_TICKS', 1_000_000)
+const RESTORE_SYMBOLS = envCount('BENCH_RESTORE_SYMBOLS', 10_000)
+const RATE = envCount('BENCH_RATE', 50_000)
+const LATENCY_SECONDS = envCount('BENCH_LATENCY_SECONDS', 20)
+const PARTITIONS = 3
+// BENCH_SECTIONS=throughput,restore,latency (default all) runs only some.
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'throughput,restore,latency').split(','))
+
+function envCount(name: string, fallback: number): number {
+  const text = process.env[name]
+  if (text === undefined || text === '') return fallback
+  const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${text}`)
+  return n
+}
+
+const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickflow-bench-analyze-'))
+const bin = path.join(import.meta.dirname, '../bin/tickflow.js')
+const children: ChildProcess[] = []
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+  fs.rmSync(tmpDir, { recursive: true, force: true })
+})
+
+/** Starts a broker process on its own data dir; resolves with its address. */
+async function startBrokerProcess(name: string, extra: string[] = []): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      'broker',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      path.join(tmpDir, name),
+      '--partitions',
+      String(PARTITIONS),
+      '--log-level',
+      'warn',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  children.push(child)
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on (\S+)/.exec(out)
+      if (m) resolve(m[1])
+    })
+    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
+  })
+}
+
+function tickflow(address: string, argv: string[]): ChildProcess {
+  const env = { ...process.env, TICKFLOW_BROKERS: address }
+  const child = spawn(process.execPath, [bin, ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  children.push(child)
+  return child
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+}
+
+function symbols(n: number): string {
+  return Array.from({ length: n }, (_, i) => `S${String(i).padStart(5, '0')}`).join(',')
+}
+
+async function produce(address: string, count: number, nSymbols: number): Promise<void> {
+  const code = await exited(
+    tickflow(address, [
+      'produce',
+      'prices',
+      '--count',
+      String(count),
+      '--rate',
+      'max',
+      '--seed',
+      '1',
+      '--start',
+      '2024-01-02 09:30:00',
+      '--symbols',
+      symbols(nSymbols),
+      '--partitions',
+      String(PARTITIONS),
+      '--quiet',
+    ]),
+  )
+  if (code !== 0) throw new Error(`produce exited with ${code}`)
+}
+
+/** A processor that forwards every record to `copy`: the runtime's own cost. */
+const passThrough: ProcessorDefinition = {
+  name: 'passthrough',
+  input: 'prices',
+  outputs: ['copy'],
+  create: () => {
+    let n = 0
+    return {
+      process(record, out) {
+        n++
+        out.emit('copy', 'k', record.value?.toString('latin1') ?? '')
+      },
+      snapshot: () => Buffer.from(String(n)),
+    }
+  },
+}
+
+/** Runs `definition` from the start of the input until it has processed `count` records. */
+async function timeToProcess(
+  address: string,
+  definition: ProcessorDefinition,
+  groupId: string,
+  count: number,
+  onRestore?: (r: RestoreReport) => void,
+): Promise<{ seconds: number; restores: RestoreReport[] }> {
+  const abort = new AbortController()
+  const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
+  const restores: RestoreReport[] = []
+  const started = performance.now()
+  let finished = 0
+  const run = runProcessor(
+    definition,
+    {
+      bus: { bootstrapBrokers: [address], clientId: 'bench-analyze' },
+      groupId,
+      signal: abort.signal,
+      onRestore: (r) => {
+        restores.push(r)
+        onRestore?.(r)
+      },
+    },
+    stats,
+  )
+  while (stats.processed < count) {
+    await Promise.race([run, new Promise((r) => setTimeout(r, 5))])
+  }
+  finished = performance.now()
+  abort.abort()
+  await run
+  return { seconds: (finished - started) / 1000, restores }
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
+
+// ---- 1. throughput ---------------------------------------------------------------------------
+
+const lines: string[] = []
+if (SECTIONS.has('throughput')) {
+  const address = await startBrokerProcess('throughput')
+  await produce(address, TICKS, 100)
+  const analyze = await timeToProcess(address, analyzeProcessor(DEFAULT_ANALYZE_CONFIG), 'bench-analyze', TICKS)
+  const copy = await timeToProcess(address, passThrough, 'bench-passthrough', TICKS)
+  lines.push(
+    `throughput, ${fmt(TICKS)} ticks of 100 symbols loaded first, one process, 3 partitions, exactly-once:`,
+    `  analyze       ${fmt(TICKS / analyze.seconds)} ticks/s (${analyze.seconds.toFixed(2)} s, incl. joining the group)`,
+    `  pass-through  ${fmt(TICKS / copy.seconds)} ticks/s (${copy.seconds.toFixed(2)} s): analyze runs at ${((copy.seconds / analyze.seconds) * 100).toFixed(0)}% of the bare runtime`,
+  )
+  console.log(lines.slice(-3).join('\n'))
+}
+
+// ---- 2. restore ------------------------------------------------------------------------------
+
+if (SECTIONS.has('restore')) {
+  const address = await startBrokerProcess('restore')
+  const ticks = RESTORE_SYMBOLS * 150
+  await produce(address, ticks, RESTORE_SYMBOLS)
+  const build = await timeToProcess(address, analyzeProcessor(DEFAULT_ANALYZE_CONFIG), 'bench-restore', ticks)
+  // Restart: every partition comes back from its checkpoint; measured as the restore reports say.
+  const cluster = await KafkaCluster.connect({ bootstrapBrokers: [address], clientId: 'bench-analyze' })
+  const ends = await listOffsets(cluster, 'prices', [0, 1, 2], OffsetSpec.LATEST)
+  await cluster.close()
+  let restoreMs = 0
+  let snapshotBytes = 0
+  let replayed = 0
+  const abort = new AbortController()
+  const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
+  let allOpened: () => void = () => undefined
+  const opened = new Promise<void>((resolve) => (allOpened = resolve))
+  let n = 0
+  const run = runProcessor(
+    analyzeProcessor(DEFAULT_ANALYZE_CONFIG),
+    {
+      bus: { bootstrapBrokers: [address], clientId: 'bench-analyze' },
+      groupId: 'bench-restore',
+      signal: abort.signal,
+      onRestore: (r) => {
+        restoreMs += r.ms
+        snapshotBytes += r.snapshotBytes
+        replayed += r.replayed
+        if (++n === PARTITIONS) allOpened()
+      },
+    },
+    stats,
+  )
+  await Promise.race([opened, run])
+  abort.abort()
+  await run
+  lines.push(
+    `restore, ${fmt(RESTORE_SYMBOLS)} symbols (${fmt(ticks)} ticks, end offsets ${[...ends.values()].join('/')}):`,
+    `  from checkpoints  ${restoreMs.toFixed(0)} ms for 3 partitions (${(snapshotBytes / 1e6).toFixed(1)} MB of snapshots, ${fmt(replayed)} records replayed)`,
+    `  rebuilt from the whole input  ${(build.seconds * 1000).toFixed(0)} ms`,
+  )
+  console.log(lines.slice(-3).join('\n'))
+}
+
+// ---- 3. latency at a fixed rate ----------------------------------------------------------------
+
+for (const flush of SECTIONS.has('latency') ? ['sync', 'none'] : []) {
+  const address = await startBrokerProcess(`latency-${flush}`, ['--flush', flush])
+  // Topics exist before the processor starts: an empty prices topic first.
+  await produce(address, 1, 100)
+  const analyze = tickflow(address, ['analyze', '--quiet', '--from', 'latest'])
+  await new Promise<void>((resolve) => {
+    let err = ''
+    analyze.stderr?.on('data', (d: Buffer) => {
+      err += d.toString()
+      if (/partition 2: at offset/.test(err)) resolve()
+    })
+  })
+  const cluster = await KafkaCluster.connect({ bootstrapBrokers: [address], clientId: 'bench-latency' })
+  const latencies = { prices: [] as number[], volatility: [] as number[] }
+  let measuring = false
+  let stop = false
+  const follow = async (topic: 'prices' | 'volatility', committed: boolean): Promise<void> => {
+    const layout = await cluster.topic(topic)
+    const position = await listOffsets(cluster, topic, [0, 1, 2], OffsetSpec.LATEST, committed)
+    const connection = await cluster.connection(layout.leaders[0])
+    while (!stop) {
+      const response = await connection.fetch({
+        maxWaitMs: 50,
+        minBytes: 1,
+        maxBytes: 64 << 20,
+        isolationLevel: committed ? 1 : 0,
+        topics: [
+          {
+            topic,
+            partitions: [0, 1, 2].map((p) => ({
+              partition: p,
+              fetchOffset: BigInt(position.get(p)!),
+              partitionMaxBytes: 8 << 20,
+            })),
+          },
+        ],
+      })
+      const now = Date.now()
+      for (const p of response.responses[0]?.partitions ?? []) {
+        const walked = walkBatches(
+          p.records,
+          position.get(p.partitionIndex)!,
+          Number.MAX_SAFE_INTEGER,
+          p.abortedTransactions,
+          p.partitionIndex,
+          (_v, _p, _o, ts) => {
+            if (measuring) latencies[topic].push(now - ts)
+          },
+        )
+        position.set(p.partitionIndex, Math.max(position.get(p.partitionIndex)!, walked.next))
+      }
+    }
+  }
+  const followers = [follow('prices', false), follow('volatility', true)]
+  const feed = tickflow(address, [
+    'produce',
+    'prices',
+    '--rate',
+    String(RATE),
+    '--count',
+    String(RATE * LATENCY_SECONDS),
+    '--symbols',
+    symbols(100),
+    '--quiet',
+  ])
+  // The first seconds (JIT warm-up, first snapshots) are left out.
+  await new Promise((r) => setTimeout(r, 3000))
+  measuring = true
+  await exited(feed)
+  await new Promise((r) => setTimeout(r, 1000))
+  measuring = false
+  stop = true
+  await Promise.all(followers)
+  analyze.kill('SIGINT')
+  await exited(analyze)
+  await cluster.close()
+  const pct = (xs: number[], q: number): number => {
+    const sorted = [...xs].sort((a, b) => a - b)
+    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
+  }
+  lines.push(
+    `latency at ${fmt(RATE)} ticks/s for ${LATENCY_SECONDS} s, broker --flush ${flush} (tickflow analyze in its own process), create time → read here:`,
+    `  volatility (analyze, read_committed)  p50 ${pct(latencies.volatility, 0.5)} ms  p99 ${pct(latencies.volatility, 0.99)} ms  max ${pct(latencies.volatility, 1)} ms  (${fmt(latencies.volatility.length)} records)`,
+    `  prices (the broker alone)             p50 ${pct(latencies.prices, 0.5)} ms  p99 ${pct(latencies.prices, 0.99)} ms  max ${pct(latencies.prices, 1)} ms  (${fmt(latencies.prices.length)} records)`,
+  )
+  console.log(lines.slice(-3).join('\n'))
+}
+
+console.log(`\n${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`)
+console.log('command: npm run bench:analyze')
+process.exit(0)
