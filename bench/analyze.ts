@@ -27,6 +27,7 @@ import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG } from '../src/stream/analyze.
 import type { ProcessorDefinition } from '../src/stream/processor.ts'
 import { runProcessor, type RuntimeStats } from '../src/stream/runtime.ts'
 import type { RestoreReport } from '../src/stream/task.ts'
+import { envCount } from './env.ts'
 
 const TICKS = envCount('BENCH_TICKS', 1_000_000)
 const RESTORE_SYMBOLS = envCount('BENCH_RESTORE_SYMBOLS', 10_000)
@@ -35,14 +36,6 @@ const LATENCY_SECONDS = envCount('BENCH_LATENCY_SECONDS', 20)
 const PARTITIONS = 3
 // BENCH_SECTIONS=throughput,restore,latency (default all) runs only some.
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'throughput,restore,latency').split(','))
-
-function envCount(name: string, fallback: number): number {
-  const text = process.env[name]
-  if (text === undefined || text === '') return fallback
-  const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${text}`)
-  return n
-}
 
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickflow-bench-analyze-'))
 const bin = path.join(import.meta.dirname, '../bin/tickflow.js')

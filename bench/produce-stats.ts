@@ -24,19 +24,12 @@ import path from 'node:path'
 import { describeTopics, ensureTopic, openAdmin } from '../src/bus/admin.ts'
 import { encodePriceTick } from '../src/bus/topics/index.ts'
 import { createPriceGenerator } from '../src/feeds/synthetic-prices.ts'
+import { envCount } from './env.ts'
 
 const PRODUCE_COUNT = envCount('BENCH_PRODUCE_COUNT', 1_000_000)
 const STATS_COUNT = envCount('BENCH_STATS_COUNT', 10_000_000)
 const REPEATS = envCount('BENCH_REPEATS', 3)
 const PARTITIONS = 3
-
-function envCount(name: string, fallback: number): number {
-  const text = process.env[name]
-  if (text === undefined || text === '') return fallback
-  const n = Number(text.replaceAll('_', '').replaceAll(',', ''))
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${text}`)
-  return n
-}
 
 // ---- the broker process ---------------------------------------------------------------------
 

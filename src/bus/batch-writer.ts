@@ -9,6 +9,7 @@
  */
 import type { ClusterMetadata, Consumer } from '@platformatic/kafka'
 import { ErrorCodes, TickflowError } from '../errors.ts'
+import { varintSize, writeVarint } from '../protocol/batch-builder.ts'
 import { crc32c } from '../protocol/crc32c.ts'
 import {
   readInitProducerIdResponse,
@@ -283,26 +284,6 @@ export function murmur2(data: Uint8Array): number {
   h = Math.imul(h, m)
   h ^= h >>> 15
   return h | 0
-}
-
-function varintSize(n: number): number {
-  let v = ((n << 1) ^ (n >> 31)) >>> 0
-  let size = 1
-  while (v >= 0x80) {
-    v >>>= 7
-    size++
-  }
-  return size
-}
-
-function writeVarint(buf: Buffer, at: number, n: number): number {
-  let v = ((n << 1) ^ (n >> 31)) >>> 0
-  while (v >= 0x80) {
-    buf[at++] = (v & 0x7f) | 0x80
-    v >>>= 7
-  }
-  buf[at++] = v
-  return at
 }
 
 /**

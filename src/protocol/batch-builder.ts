@@ -134,7 +134,8 @@ export class BatchBuilder {
   }
 }
 
-function varintSize(n: number): number {
+/** Bytes of `n` as a zigzag varint. */
+export function varintSize(n: number): number {
   let v = ((n << 1) ^ (n >> 31)) >>> 0
   let size = 1
   while (v >= 0x80) {
@@ -144,7 +145,8 @@ function varintSize(n: number): number {
   return size
 }
 
-function writeVarint(buf: Buffer, at: number, n: number): number {
+/** Writes `n` as a zigzag varint at `at`; returns the position after it. */
+export function writeVarint(buf: Buffer, at: number, n: number): number {
   let v = ((n << 1) ^ (n >> 31)) >>> 0
   while (v >= 0x80) {
     buf[at++] = (v & 0x7f) | 0x80

@@ -11,10 +11,10 @@
 import { BarAggregator, windowStart, type Bar } from '../analytics/bars.ts'
 import {
   indicatorConfig,
-  newIndicatorValues,
+  newIndicatorNumbers,
   SymbolIndicators,
   type IndicatorConfig,
-  type IndicatorValues,
+  type IndicatorNumbers,
 } from '../analytics/indicators.ts'
 import type { BarInterval } from '../analytics/intervals.ts'
 import { SignalBits, signalConfig, SymbolSignals, type SignalConfig } from '../analytics/signals.ts'
@@ -78,7 +78,7 @@ export class AnalyzePartition implements PartitionProcessor {
   private readonly aggregators: BarAggregator[]
   private readonly barTopics: string[]
   private watermark: PartitionWatermark
-  private readonly values: IndicatorValues = newIndicatorValues()
+  private readonly values: IndicatorNumbers = newIndicatorNumbers()
   private readonly scan: PriceScan = { tsMs: 0, symbolStart: 0, symbolEnd: 0, price: 0 }
   maxEventTime: number | undefined
 
@@ -153,13 +153,14 @@ export class AnalyzePartition implements PartitionProcessor {
       this.symbols.set(symbol, state)
     }
     const v = this.values
-    state.indicators.update(price, v)
+    // NaN marks "not defined yet" (written as null): no boxed nulls on the hot path.
+    state.indicators.updateNumbers(price, v)
     out.emit(
       this.config.volatilityTopic,
       symbol,
       volatilityJson(ts, state.quoted, price, v, this.config.indicators.window),
     )
-    const bits = state.signals.update(price, v.volatility, v.outlier)
+    const bits = state.signals.update(price, Number.isNaN(v.volatility) ? null : v.volatility, v.outlier)
     if (bits !== 0) this.emitSignals(out, bits, ts, symbol, state, price, v)
     this.closeBars(out)
   }
@@ -271,7 +272,7 @@ export class AnalyzePartition implements PartitionProcessor {
     symbol: string,
     state: SymbolState,
     price: number,
-    v: IndicatorValues,
+    v: IndicatorNumbers,
   ): void {
     const head = `{"ts":"${ts}","symbol":${state.quoted},`
     const topic = this.config.signalsTopic
@@ -300,12 +301,13 @@ export class AnalyzePartition implements PartitionProcessor {
   }
 }
 
+/** A number as JSON; NaN (undefined so far) and null as null. */
 function num(x: number | null): string {
   return x === null || !Number.isFinite(x) ? 'null' : String(x)
 }
 
 /** One `volatility` record. */
-function volatilityJson(ts: string, quotedSymbol: string, price: number, v: IndicatorValues, window: number): string {
+function volatilityJson(ts: string, quotedSymbol: string, price: number, v: IndicatorNumbers, window: number): string {
   return (
     `{"ts":"${ts}","symbol":${quotedSymbol},"price":${price},"ema":${num(v.ema)},"sma":${num(v.sma)}` +
     `,"volatility":${num(v.volatility)},"price_std":${num(v.priceStd)},"zscore":${num(v.zscore)}` +
