@@ -76,9 +76,11 @@ export class TransactionRecords {
     let builders = byPartition.get(partition)
     if (builders === undefined) byPartition.set(partition, (builders = [new BatchBuilder()]))
     let last = builders[builders.length - 1]
-    if (last.count > 0 && last.size >= MAX_BATCH_BYTES - 1024 - (typeof value === 'string' ? value.length * 3 : 0)) {
-      builders.push((last = new BatchBuilder()))
-    }
+    // An upper bound of the record's size (a string's UTF-8 takes at most 3 bytes per code unit),
+    // so no batch outgrows the broker's message limit.
+    let size = 32 + byteBound(key) + byteBound(value)
+    if (headers !== undefined) for (const [name, v] of headers) size += 10 + name.length * 3 + byteBound(v)
+    if (last.count > 0 && last.size + size > MAX_BATCH_BYTES) builders.push((last = new BatchBuilder()))
     last.append(key, value, timestamp, headers)
     this.records++
     this.perTopic.set(topic, (this.perTopic.get(topic) ?? 0) + 1)
@@ -97,6 +99,10 @@ export class TransactionRecords {
     }
     return out
   }
+}
+
+function byteBound(v: Buffer | string | null): number {
+  return v === null ? 0 : typeof v === 'string' ? v.length * 3 : v.length
 }
 
 /** The consumed position a transaction commits for its consumer group. */

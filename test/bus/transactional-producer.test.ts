@@ -111,3 +111,23 @@ test('a second instance with the same transactional id fences the first and abor
   )
   assert.equal((await fetchCommitted(cluster, 'g', 'in', [0])).get(0)?.offset, 5)
 })
+
+test('records larger in total than the broker accepts per batch are cut into several batches', async (t) => {
+  const { address, cluster } = await setup(t)
+  const producer = new TransactionalProducer(cluster, { transactionalId: 'tx-big' })
+  await producer.init()
+  const records = new TransactionRecords()
+  // Five 600 KB records (3 MB) and many small ones, for one partition: no batch may exceed 1 MiB.
+  for (let i = 0; i < 5; i++) records.add('other', 0, null, Buffer.alloc(600 * 1024, 48 + i), Date.now())
+  for (let i = 0; i < 20_000; i++) records.add('other', 0, `k${i}`, `small-${i}-${'é'.repeat(20)}`, Date.now())
+  const written = await producer.commit(records, { groupId: 'g', topic: 'in', partition: 0, offset: 1, metadata: '' })
+  assert.ok(written.length >= 5, `${written.length} batches`)
+  assert.equal(
+    written.reduce((n, w) => n + w.count, 0),
+    20_005,
+  )
+  const read = await kcatRead({ brokers: address, topic: 'other', partition: 0, isolation: 'read_committed' })
+  assert.equal(read.length, 20_005)
+  assert.equal(read[4].value?.length, 600 * 1024)
+  assert.equal(read.at(-1)?.value, `small-19999-${'é'.repeat(20)}`)
+})

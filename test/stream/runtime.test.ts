@@ -205,3 +205,67 @@ test('two members share the partitions; when one leaves the other takes over its
   }
   assertExactlyOnce(await outputs(address), expected)
 })
+
+test('a state larger than a Kafka message is checkpointed in chunks and restored', async (t) => {
+  const address = await setup(t)
+  // Each key carries 100 KB of state: 40 keys on a partition make a 4 MB snapshot.
+  const big = (): ProcessorDefinition => ({
+    name: 'big',
+    input: 'in',
+    outputs: ['out'],
+    create(_partition, snapshot) {
+      const state = new Map<string, number>(
+        snapshot === undefined ? [] : (JSON.parse(snapshot.toString()) as { keys: [string, number][] }).keys,
+      )
+      return {
+        process(record, out) {
+          const key = record.value!.toString().split(':')[0]
+          state.set(key, (state.get(key) ?? 0) + 1)
+          out.emit('out', key, `${key}:${state.get(key)}`)
+        },
+        snapshot: () => Buffer.from(JSON.stringify({ keys: [...state], padding: 'x'.repeat(state.size * 100_000) })),
+      }
+    },
+  })
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
+  await produceValues(address, 0, makeInputs(0, 400, keys).values)
+  const run = (): { stats: RuntimeStats; restores: RestoreReport[]; stop: () => Promise<void> } => {
+    const abort = new AbortController()
+    const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
+    const restores: RestoreReport[] = []
+    const done = runProcessor(
+      big(),
+      {
+        bus: { bootstrapBrokers: [address], clientId: 'runtime-test' },
+        groupId: 'big-group',
+        fetchMaxWaitMs: 50,
+        checkpointIntervalMs: 100,
+        signal: abort.signal,
+        onRestore: (r) => restores.push(r),
+      },
+      stats,
+    )
+    return {
+      stats,
+      restores,
+      stop: async () => {
+        abort.abort()
+        await done
+      },
+    }
+  }
+  const first = run()
+  await eventually(() => first.stats.processed === 400, 60_000, 'the first records')
+  await first.stop()
+  await produceValues(address, 0, makeInputs(400, 40, keys).values)
+  const second = run()
+  await eventually(() => second.stats.processed === 40, 60_000, 'the next records')
+  await second.stop()
+  const p0 = second.restores.find((r) => r.partition === 0)!
+  assert.ok(p0.snapshotBytes > 4_000_000, `a ${p0.snapshotBytes}-byte snapshot`)
+  // Each key's count goes on from 10: the state came back (outputs are spread over partitions by key).
+  const out = (await readCommitted(address, 'out')).map((r) => r.value!)
+  assert.equal(out.length, 440)
+  assert.deepEqual(out.filter((v) => v.endsWith(':11')).sort(), keys.map((k) => `${k}:11`).sort())
+  assert.equal(out.filter((v) => v.endsWith(':1')).length, 40, 'no key started over')
+})
