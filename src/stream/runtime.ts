@@ -111,7 +111,12 @@ export async function runProcessor(
     let leaders = input.leaders
 
     const open = async (partition: number): Promise<void> => {
-      const { task, report } = await Task.open(ctx, partition)
+      const { task, report } = await retrying(
+        `opening partition ${partition}`,
+        () => Task.open(ctx, partition),
+        log,
+        signal,
+      )
       tasks.set(partition, task)
       stats.restores++
       log(
@@ -124,7 +129,8 @@ export async function runProcessor(
     }
 
     while (!signal.aborted) {
-      const assignment = await member.join()
+      const joining = member
+      const assignment = await retrying('joining the group', () => joining.join(), log, signal)
       const owned = assignment.partitions.get(definition.input) ?? []
       stats.generation = assignment.generationId
       log(`generation ${assignment.generationId}: partitions [${owned.join(',')}] of ${definition.input}`)
@@ -155,7 +161,9 @@ export async function runProcessor(
           partitionMaxBytes,
           metrics,
         })
-        if (fetched.refreshLeaders) leaders = (await cluster.topic(definition.input)).leaders
+        if (fetched.refreshLeaders) {
+          leaders = (await retrying('reading metadata', () => cluster.topic(definition.input), log, signal)).leaders
+        }
         const now = performance.now()
         if (now - lastIdleCheck >= 1000) {
           lastIdleCheck = now
@@ -198,6 +206,33 @@ export async function runProcessor(
     await cluster.close()
   }
   return stats
+}
+
+/** How long the runtime keeps retrying while the cluster is unreachable before it gives up. */
+export const UNREACHABLE_TIMEOUT_MS = 120_000
+
+/**
+ * Runs `fn`, retrying with backoff while it fails on transport errors (a broker restarting, a
+ * coordinator moving) for up to {@link UNREACHABLE_TIMEOUT_MS}; other errors pass through.
+ */
+async function retrying<T>(
+  what: string,
+  fn: () => Promise<T>,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<T> {
+  const deadline = performance.now() + UNREACHABLE_TIMEOUT_MS
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      const transient =
+        err instanceof TickflowError && (err.retriable || err.code === ErrorCodes.CLOSED) && !signal.aborted
+      if (!transient || performance.now() > deadline) throw err
+      if (attempt === 1 || attempt % 10 === 0) log(`${what}: ${err.message}; retrying`)
+      await sleep(Math.min(2000, 100 * attempt))
+    }
+  }
 }
 
 function abortPromise(signal: AbortSignal): Promise<void> {

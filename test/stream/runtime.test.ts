@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { test, type TestContext } from 'node:test'
 import type { Emitter, InputRecord, PartitionProcessor, ProcessorDefinition } from '../../src/stream/processor.ts'
 import { runProcessor, type RuntimeStats } from '../../src/stream/runtime.ts'
 import type { RestoreReport } from '../../src/stream/task.ts'
 import { createTopic, fetchCommittedOffsets, produceRaw } from '../helpers/admin.ts'
+import { startBroker } from '../../src/broker/index.ts'
 import { eventually, startTestBroker } from '../helpers/broker.ts'
 import { readCommitted } from '../helpers/committed.ts'
 
@@ -268,4 +272,35 @@ test('a state larger than a Kafka message is checkpointed in chunks and restored
   assert.equal(out.length, 440)
   assert.deepEqual(out.filter((v) => v.endsWith(':11')).sort(), keys.map((k) => `${k}:11`).sort())
   assert.equal(out.filter((v) => v.endsWith(':1')).length, 40, 'no key started over')
+})
+
+test('the processor rides out a broker restart: it reconnects, reopens its tasks and loses nothing', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickflow-runtime-'))
+  let broker = await startBroker({ host: '127.0.0.1', port: 0, dataDir })
+  // One hook: the broker closes before its directory goes.
+  t.after(async () => {
+    await broker.close()
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  })
+  const address = broker.address
+  const port = Number(address.split(':')[1])
+  await createTopic(broker, 'in', 2)
+  const p0 = makeInputs(0, 300, ['a', 'b'])
+  await produceValues(address, 0, p0.values)
+  const run = start(address)
+  await eventually(() => run.stats.processed === 300, 60_000, 'the first records')
+  await broker.close()
+  await new Promise((r) => setTimeout(r, 500))
+  broker = await startBroker({ host: '127.0.0.1', port, dataDir })
+  const p1 = makeInputs(300, 200, ['a', 'b'])
+  await produceValues(address, 0, p1.values)
+  await eventually(
+    async () => (await fetchCommittedOffsets({ address }, 'counter-group', 'in', 2)).get(0) === 500,
+    60_000,
+    'the records after the restart',
+  )
+  await run.stop()
+  const expected = new Map(p0.byKey)
+  for (const [k, v] of p1.byKey) expected.set(k, [...expected.get(k)!, ...v])
+  assertExactlyOnce(await outputs(address), expected)
 })
