@@ -72,7 +72,7 @@ export default defineCommand({
       type: 'string',
       value: 'DURATION',
       default: '10s',
-      description: 'How soon the group moves a crashed processor’s partitions',
+      description: 'How soon the group moves the partitions of a crashed processor',
     },
     'metrics-port': { type: 'string', value: 'PORT', description: 'Serve Prometheus metrics on this port' },
     quiet: { type: 'boolean', description: 'No progress line' },

@@ -23,7 +23,7 @@ import { defineCommand, hostPortOption, intOption } from '../command.ts'
 
 export default defineCommand({
   name: 'up',
-  summary: 'Run everything: the embedded broker, a price feed and an order feed, with a live summary.',
+  summary: 'Run everything: the embedded broker, price and order feeds and the analytics, with a live summary.',
   usage: 'tickflow up [options]',
   options: {
     listen: {
