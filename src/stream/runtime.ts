@@ -6,7 +6,7 @@
  * is pending and rejoin. The fetch of the next round overlaps the commit of the previous one;
  * a task commits at most one transaction at a time, so memory stays bounded by one fetch round.
  */
-import { ensureTopics, openAdmin } from '../bus/admin.ts'
+import { describeTopics, ensureTopics, openAdmin } from '../bus/admin.ts'
 import type { BusConfig } from '../bus/client.ts'
 import { KafkaCluster, KafkaErrors, sleep } from '../bus/cluster.ts'
 import { dlqTopicOf } from '../bus/dlq.ts'
@@ -268,6 +268,11 @@ async function ensureProcessorTopics(
         if (!(await admin.listTopics({ includeInternals: true })).includes(checkpointTopic)) throw err
       }
     }
+    // The input may have gained partitions since the checkpoint topic was made: each task writes
+    // its snapshots to the partition of its own number.
+    const [described] = await describeTopics(admin, [checkpointTopic])
+    const have = described?.partitions.length ?? partitions
+    if (have < partitions) await admin.createPartitions({ topics: [{ name: checkpointTopic, count: partitions }] })
   } finally {
     await admin.close()
   }

@@ -6,7 +6,8 @@ import { test, type TestContext } from 'node:test'
 import type { Emitter, InputRecord, PartitionProcessor, ProcessorDefinition } from '../../src/stream/processor.ts'
 import { runProcessor, type RuntimeStats } from '../../src/stream/runtime.ts'
 import type { RestoreReport } from '../../src/stream/task.ts'
-import { createTopic, fetchCommittedOffsets, produceRaw } from '../helpers/admin.ts'
+import { openAdmin } from '../../src/bus/admin.ts'
+import { createTopic, fetchCommittedOffsets, listEndOffsets, produceRaw } from '../helpers/admin.ts'
 import { startBroker } from '../../src/broker/index.ts'
 import { eventually, startTestBroker } from '../helpers/broker.ts'
 import { readCommitted } from '../helpers/committed.ts'
@@ -303,4 +304,35 @@ test('the processor rides out a broker restart: it reconnects, reopens its tasks
   const expected = new Map(p0.byKey)
   for (const [k, v] of p1.byKey) expected.set(k, [...expected.get(k)!, ...v])
   assertExactlyOnce(await outputs(address), expected)
+})
+
+test('partitions added to the input later get their own checkpoints', async (t) => {
+  const address = await setup(t)
+  await produceValues(address, 0, makeInputs(0, 50, ['a']).values)
+  const first = start(address)
+  await eventually(() => first.stats.processed === 50, 60_000, 'the first records')
+  await first.stop()
+  const admin = openAdmin({ bootstrapBrokers: [address], clientId: 'runtime-test' })
+  try {
+    await admin.createPartitions({ topics: [{ name: 'in', count: 3 }] })
+  } finally {
+    await admin.close()
+  }
+  await produceRaw({ address }, 'in', 2, [[{ value: 'z:1' }, { value: 'z:2' }]])
+  const second = start(address)
+  await eventually(
+    async () => (await fetchCommittedOffsets({ address }, 'counter-group', 'in', 3)).get(2) === 2,
+    60_000,
+    'partition 2 committed',
+  )
+  await second.stop()
+  assert.equal((await listEndOffsets({ address }, 'counter-group.checkpoints')).length, 3)
+  const z = (await outputs(address)).filter((o) => o.key === 'z')
+  assert.deepEqual(
+    z.map((o) => [o.count, o.sum]),
+    [
+      [1, 1],
+      [2, 3],
+    ],
+  )
 })
