@@ -34,6 +34,8 @@ export interface RuntimeOptions {
   fetchMaxWaitMs?: number
   /** Bytes per partition per fetch (default 1 MiB). */
   partitionMaxBytes?: number
+  /** How often to look for partitions added to the input (default {@link METADATA_CHECK_MS}). */
+  metadataCheckMs?: number
   metrics?: ProcessorMetrics
   /** Stops the runtime: pending work is committed, the member leaves the group. */
   signal?: AbortSignal
@@ -78,7 +80,7 @@ export async function runProcessor(
   let member: GroupMember | undefined
   try {
     const input = await cluster.topic(definition.input)
-    const partitions = input.leaders.length
+    let partitions = input.leaders.length
     const checkpointTopic = checkpointTopicOf(groupId)
     await ensureProcessorTopics(options.bus, definition, partitions, checkpointTopic)
     const partitionsOf = new Map<string, number>()
@@ -147,6 +149,7 @@ export async function runProcessor(
       stats.assigned = [...owned]
       metrics.assignedPartitions(owned.length)
       let lastIdleCheck = performance.now()
+      let lastMetadataCheck = performance.now()
       let rejoin = false
 
       while (!signal.aborted && !member.rebalanceNeeded && !rejoin) {
@@ -165,6 +168,21 @@ export async function runProcessor(
           leaders = (await retrying('reading metadata', () => cluster.topic(definition.input), log, signal)).leaders
         }
         const now = performance.now()
+        // Like Kafka's consumers: partitions added to the input are noticed from metadata, and
+        // the group rebalances so that they are assigned.
+        if (now - lastMetadataCheck >= (options.metadataCheckMs ?? METADATA_CHECK_MS)) {
+          lastMetadataCheck = now
+          const layout = await retrying('reading metadata', () => cluster.topic(definition.input), log, signal)
+          leaders = layout.leaders
+          if (leaders.length > partitions) {
+            log(`${definition.input} has ${leaders.length} partitions now (was ${partitions}); rebalancing`)
+            partitions = leaders.length
+            await ensureProcessorTopics(options.bus, definition, partitions, checkpointTopic)
+            for (const [name, l] of await cluster.topics([...partitionsOf.keys()]))
+              partitionsOf.set(name, l.leaders.length)
+            rejoin = true
+          }
+        }
         if (now - lastIdleCheck >= 1000) {
           lastIdleCheck = now
           const wall = Date.now()
@@ -207,6 +225,9 @@ export async function runProcessor(
   }
   return stats
 }
+
+/** How often the runtime looks for partitions added to its input. */
+export const METADATA_CHECK_MS = 10_000
 
 /** How long the runtime keeps retrying while the cluster is unreachable before it gives up. */
 export const UNREACHABLE_TIMEOUT_MS = 120_000

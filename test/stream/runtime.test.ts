@@ -57,7 +57,10 @@ interface Run {
   stop(): Promise<void>
 }
 
-function start(address: string, extra: { sessionTimeoutMs?: number; checkpointIntervalMs?: number } = {}): Run {
+function start(
+  address: string,
+  extra: { sessionTimeoutMs?: number; checkpointIntervalMs?: number; metadataCheckMs?: number } = {},
+): Run {
   const abort = new AbortController()
   const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
   const restores: RestoreReport[] = []
@@ -69,6 +72,7 @@ function start(address: string, extra: { sessionTimeoutMs?: number; checkpointIn
       fetchMaxWaitMs: 50,
       sessionTimeoutMs: extra.sessionTimeoutMs ?? 6000,
       checkpointIntervalMs: extra.checkpointIntervalMs ?? 200,
+      metadataCheckMs: extra.metadataCheckMs,
       signal: abort.signal,
       onRestore: (r) => restores.push(r),
       log: process.env.RUNTIME_TEST_LOG ? (l) => console.error(l) : undefined,
@@ -306,12 +310,11 @@ test('the processor rides out a broker restart: it reconnects, reopens its tasks
   assertExactlyOnce(await outputs(address), expected)
 })
 
-test('partitions added to the input later get their own checkpoints', async (t) => {
+test('partitions added to the input are picked up by a running processor, with their own checkpoints', async (t) => {
   const address = await setup(t)
   await produceValues(address, 0, makeInputs(0, 50, ['a']).values)
-  const first = start(address)
-  await eventually(() => first.stats.processed === 50, 60_000, 'the first records')
-  await first.stop()
+  const run = start(address, { metadataCheckMs: 300 })
+  await eventually(() => run.stats.processed === 50, 60_000, 'the first records')
   const admin = openAdmin({ bootstrapBrokers: [address], clientId: 'runtime-test' })
   try {
     await admin.createPartitions({ topics: [{ name: 'in', count: 3 }] })
@@ -319,13 +322,13 @@ test('partitions added to the input later get their own checkpoints', async (t) 
     await admin.close()
   }
   await produceRaw({ address }, 'in', 2, [[{ value: 'z:1' }, { value: 'z:2' }]])
-  const second = start(address)
   await eventually(
     async () => (await fetchCommittedOffsets({ address }, 'counter-group', 'in', 3)).get(2) === 2,
     60_000,
     'partition 2 committed',
   )
-  await second.stop()
+  assert.deepEqual(run.stats.assigned, [0, 1, 2])
+  await run.stop()
   assert.equal((await listEndOffsets({ address }, 'counter-group.checkpoints')).length, 3)
   const z = (await outputs(address)).filter((o) => o.key === 'z')
   assert.deepEqual(
