@@ -59,16 +59,22 @@ interface Run {
 
 function start(
   address: string,
-  extra: { sessionTimeoutMs?: number; checkpointIntervalMs?: number; metadataCheckMs?: number } = {},
+  extra: {
+    sessionTimeoutMs?: number
+    checkpointIntervalMs?: number
+    metadataCheckMs?: number
+    definition?: ProcessorDefinition
+    groupId?: string
+  } = {},
 ): Run {
   const abort = new AbortController()
   const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
   const restores: RestoreReport[] = []
   const done = runProcessor(
-    counter(),
+    extra.definition ?? counter(),
     {
       bus: { bootstrapBrokers: [address], clientId: 'runtime-test' },
-      groupId: 'counter-group',
+      groupId: extra.groupId ?? 'counter-group',
       fetchMaxWaitMs: 50,
       sessionTimeoutMs: extra.sessionTimeoutMs ?? 6000,
       checkpointIntervalMs: extra.checkpointIntervalMs ?? 200,
@@ -238,31 +244,7 @@ test('a state larger than a Kafka message is checkpointed in chunks and restored
   })
   const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
   await produceValues(address, 0, makeInputs(0, 400, keys).values)
-  const run = (): { stats: RuntimeStats; restores: RestoreReport[]; stop: () => Promise<void> } => {
-    const abort = new AbortController()
-    const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
-    const restores: RestoreReport[] = []
-    const done = runProcessor(
-      big(),
-      {
-        bus: { bootstrapBrokers: [address], clientId: 'runtime-test' },
-        groupId: 'big-group',
-        fetchMaxWaitMs: 50,
-        checkpointIntervalMs: 100,
-        signal: abort.signal,
-        onRestore: (r) => restores.push(r),
-      },
-      stats,
-    )
-    return {
-      stats,
-      restores,
-      stop: async () => {
-        abort.abort()
-        await done
-      },
-    }
-  }
+  const run = (): Run => start(address, { definition: big(), groupId: 'big-group', checkpointIntervalMs: 100 })
   const first = run()
   await eventually(() => first.stats.processed === 400, 60_000, 'the first records')
   await first.stop()
