@@ -7,12 +7,25 @@ export function openAdmin(bus: BusConfig): Admin {
   return new Admin({ clientId: bus.clientId, bootstrapBrokers: bus.bootstrapBrokers, retries: 3 })
 }
 
-/** Creates `topic` with `partitions` partitions unless it exists; returns whether it was created. */
-export async function ensureTopic(admin: Admin, topic: string, partitions: number): Promise<boolean> {
+/**
+ * Creates `topic` with `partitions` partitions (and topic `configs`) unless it exists; returns
+ * whether it was created.
+ */
+export async function ensureTopic(
+  admin: Admin,
+  topic: string,
+  partitions: number,
+  configs: Record<string, string> = {},
+): Promise<boolean> {
   const existing = await admin.listTopics({ includeInternals: true })
   if (existing.includes(topic)) return false
   try {
-    await admin.createTopics({ topics: [topic], partitions, replicas: -1 })
+    await admin.createTopics({
+      topics: [topic],
+      partitions,
+      replicas: -1,
+      configs: Object.entries(configs).map(([name, value]) => ({ name, value })),
+    })
     return true
   } catch (err) {
     // Another client may have created it in between (TOPIC_ALREADY_EXISTS): that is success.

@@ -171,6 +171,29 @@ export class KafkaCluster {
     }
   }
 
+  /**
+   * Sends one request to the coordinator of `key`. A transport error drops the connection and
+   * the cached coordinator (and is thrown); a response whose top-level error code says the
+   * coordinator moved or is loading makes the next call look it up again.
+   */
+  async toCoordinator<T extends object>(
+    key: string,
+    type: number,
+    send: (c: FetchConnection) => Promise<T>,
+  ): Promise<T> {
+    const node = await this.coordinator(key, type)
+    let response: T
+    try {
+      response = await send(await this.connection(node))
+    } catch (err) {
+      this.drop(node)
+      this.forgetCoordinator(key, type)
+      throw err
+    }
+    if (COORDINATOR_ERRORS.has((response as { errorCode?: number }).errorCode ?? 0)) this.forgetCoordinator(key, type)
+    return response
+  }
+
   /** Forgets a cached coordinator (after NOT_COORDINATOR and the like). */
   forgetCoordinator(key: string, type: number): void {
     this.coordinators.delete(`${type}:${key}`)

@@ -240,18 +240,8 @@ export class GroupMember {
     for (const w of waiters) w()
   }
 
-  private async toCoordinator<T extends { errorCode: number }>(send: (c: FetchConnection) => Promise<T>): Promise<T> {
-    const node = await this.cluster.coordinator(this.groupId, CoordinatorType.GROUP)
-    let response: T
-    try {
-      response = await send(await this.cluster.connection(node))
-    } catch (err) {
-      this.cluster.drop(node)
-      this.cluster.forgetCoordinator(this.groupId, CoordinatorType.GROUP)
-      throw err
-    }
-    if (COORDINATOR_ERRORS.has(response.errorCode)) this.cluster.forgetCoordinator(this.groupId, CoordinatorType.GROUP)
-    return response
+  private toCoordinator<T extends { errorCode: number }>(send: (c: FetchConnection) => Promise<T>): Promise<T> {
+    return this.cluster.toCoordinator(this.groupId, CoordinatorType.GROUP, send)
   }
 }
 

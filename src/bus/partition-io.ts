@@ -96,19 +96,16 @@ export async function fetchCommitted(
   partitions: number[],
 ): Promise<Map<number, CommittedOffset>> {
   for (let round = 0; ; round++) {
-    const node = await cluster.coordinator(groupId, CoordinatorType.GROUP)
     let response
     try {
-      response = await (
-        await cluster.connection(node)
-      ).request(OFFSET_FETCH, OFFSET_FETCH_VERSION, writeOffsetFetchRequest, readOffsetFetchResponse, {
-        groupId,
-        topics: [{ name: topic, partitionIndexes: partitions }],
-        requireStable: true,
-      })
+      response = await cluster.toCoordinator(groupId, CoordinatorType.GROUP, (c) =>
+        c.request(OFFSET_FETCH, OFFSET_FETCH_VERSION, writeOffsetFetchRequest, readOffsetFetchResponse, {
+          groupId,
+          topics: [{ name: topic, partitionIndexes: partitions }],
+          requireStable: true,
+        }),
+      )
     } catch (err) {
-      cluster.drop(node)
-      cluster.forgetCoordinator(groupId, CoordinatorType.GROUP)
       if (round >= 20) throw err
       await sleep(Math.min(1000, 50 * (round + 1)))
       continue
@@ -126,7 +123,6 @@ export async function fetchCommitted(
       }
     }
     if (!retry) return out
-    if (COORDINATOR_ERRORS.has(response.errorCode)) cluster.forgetCoordinator(groupId, CoordinatorType.GROUP)
     if (round >= 200) throw kafkaError(`OffsetFetch of ${groupId}`, 88)
     await sleep(Math.min(200, 10 * (round + 1)))
   }

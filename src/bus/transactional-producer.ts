@@ -282,12 +282,8 @@ export class TransactionalProducer {
 
   private async commitOffsets(o: TransactionOffsets): Promise<void> {
     for (let round = 0; ; round++) {
-      const node = await this.cluster.coordinator(o.groupId, CoordinatorType.GROUP)
-      let response
-      try {
-        response = await (
-          await this.cluster.connection(node)
-        ).request(
+      const response = await this.cluster.toCoordinator(o.groupId, CoordinatorType.GROUP, (c) =>
+        c.request(
           TXN_OFFSET_COMMIT,
           TXN_OFFSET_COMMIT_VERSION,
           writeTxnOffsetCommitRequest,
@@ -316,11 +312,8 @@ export class TransactionalProducer {
               },
             ],
           },
-        )
-      } catch (err) {
-        this.cluster.drop(node)
-        throw err
-      }
+        ),
+      )
       const code = response.topics[0]?.partitions[0]?.errorCode ?? 0
       if (code === 0) return
       if (COORDINATOR_ERRORS.has(code)) this.cluster.forgetCoordinator(o.groupId, CoordinatorType.GROUP)
@@ -433,18 +426,8 @@ export class TransactionalProducer {
   // like (answered as response errors) or a broken connection.
   private async toCoordinator<T extends { errorCode?: number }>(send: (c: FetchConnection) => Promise<T>): Promise<T> {
     for (let round = 0; ; round++) {
-      const node = await this.cluster.coordinator(this.transactionalId, CoordinatorType.TRANSACTION)
-      let response: T
-      try {
-        response = await send(await this.cluster.connection(node))
-      } catch (err) {
-        this.cluster.drop(node)
-        this.cluster.forgetCoordinator(this.transactionalId, CoordinatorType.TRANSACTION)
-        throw err
-      }
-      const code = response.errorCode ?? 0
-      if (!COORDINATOR_ERRORS.has(code) || round >= 20) return response
-      this.cluster.forgetCoordinator(this.transactionalId, CoordinatorType.TRANSACTION)
+      const response = await this.cluster.toCoordinator(this.transactionalId, CoordinatorType.TRANSACTION, send)
+      if (!COORDINATOR_ERRORS.has(response.errorCode ?? 0) || round >= 20) return response
       await sleep(Math.min(500, 20 * (round + 1)))
     }
   }

@@ -80,7 +80,11 @@ export class AnalyzePartition implements PartitionProcessor {
   private watermark: PartitionWatermark
   private readonly values: IndicatorNumbers = newIndicatorNumbers()
   private readonly scan: PriceScan = { tsMs: 0, symbolStart: 0, symbolEnd: 0, price: 0 }
-  maxEventTime: number | undefined
+  /** The largest event time processed (the watermark tracks it); undefined before any record. */
+  get maxEventTime(): number | undefined {
+    const max = this.watermark.maxEventTime
+    return max === -Infinity ? undefined : max
+  }
 
   private constructor(config: AnalyzeConfig) {
     this.config = config
@@ -141,7 +145,6 @@ export class AnalyzePartition implements PartitionProcessor {
       }
     }
     this.watermark.observe(tsMs, Date.now())
-    if (this.maxEventTime === undefined || tsMs > this.maxEventTime) this.maxEventTime = tsMs
     for (const a of this.aggregators) a.add(symbol, tsMs, price, quantity, w)
     let state = this.symbols.get(symbol)
     if (state === undefined) {
@@ -193,7 +196,6 @@ export class AnalyzePartition implements PartitionProcessor {
         lengths,
         watermark: this.watermark.saveState(),
         bars: this.aggregators.map((a) => a.saveState()),
-        maxEventTime: this.maxEventTime ?? null,
       }),
     )
     const floats = lengths.reduce((n, l) => n + l, 0)
@@ -218,7 +220,6 @@ export class AnalyzePartition implements PartitionProcessor {
       lengths: number[]
       watermark: unknown
       bars: unknown[]
-      maxEventTime: number | null
     }
     try {
       const length = snapshot.readUInt32LE(0)
@@ -248,7 +249,6 @@ export class AnalyzePartition implements PartitionProcessor {
       header.bars.forEach((state, i) => {
         this.aggregators[i] = BarAggregator.restore(this.config.bars[i], this.config.graceMs, state)
       })
-      this.maxEventTime = header.maxEventTime ?? undefined
     } catch (err) {
       if (err instanceof TickflowError && err.code === ErrorCodes.CHECKPOINT) throw err
       throw new TickflowError(ErrorCodes.CHECKPOINT, `analyze snapshot unreadable: ${(err as Error).message}`, {

@@ -6,7 +6,7 @@
  * is pending and rejoin. The fetch of the next round overlaps the commit of the previous one;
  * a task commits at most one transaction at a time, so memory stays bounded by one fetch round.
  */
-import { describeTopics, ensureTopics, openAdmin } from '../bus/admin.ts'
+import { ensureTopic, openAdmin } from '../bus/admin.ts'
 import type { BusConfig } from '../bus/client.ts'
 import { KafkaCluster, KafkaErrors, sleep } from '../bus/cluster.ts'
 import { dlqTopicOf } from '../bus/dlq.ts'
@@ -270,29 +270,14 @@ async function ensureProcessorTopics(
   partitions: number,
   checkpointTopic: string,
 ): Promise<void> {
-  const topics: Record<string, number> = {}
-  for (const t of definition.outputs) topics[t] = partitions
-  topics[dlqTopicOf(definition.input)] = partitions
-  await ensureTopics(bus, topics)
   const admin = openAdmin(bus)
   try {
-    const existing = await admin.listTopics({ includeInternals: true })
-    if (!existing.includes(checkpointTopic)) {
-      try {
-        await admin.createTopics({
-          topics: [checkpointTopic],
-          partitions,
-          replicas: -1,
-          configs: Object.entries(CHECKPOINT_TOPIC_CONFIGS).map(([name, value]) => ({ name, value })),
-        })
-      } catch (err) {
-        if (!(await admin.listTopics({ includeInternals: true })).includes(checkpointTopic)) throw err
-      }
-    }
+    for (const t of [...definition.outputs, dlqTopicOf(definition.input)]) await ensureTopic(admin, t, partitions)
+    await ensureTopic(admin, checkpointTopic, partitions, CHECKPOINT_TOPIC_CONFIGS)
     // The input may have gained partitions since the checkpoint topic was made: each task writes
     // its snapshots to the partition of its own number.
-    const [described] = await describeTopics(admin, [checkpointTopic])
-    const have = described?.partitions.length ?? partitions
+    const metadata = await admin.metadata({ topics: [checkpointTopic], forceUpdate: true })
+    const have = metadata.topics.get(checkpointTopic)?.partitionsCount ?? partitions
     if (have < partitions) await admin.createPartitions({ topics: [{ name: checkpointTopic, count: partitions }] })
   } finally {
     await admin.close()

@@ -165,20 +165,14 @@ export class Task implements Emitter {
     if (kind === 'late') this.ctx.metrics.late(1)
     else this.ctx.metrics.invalid(1)
     const partitions = this.ctx.partitionsOf.get(this.dlqTopic) ?? 1
-    this.pending.add(
-      this.dlqTopic,
-      r.partition % partitions,
-      null,
-      r.value === null ? null : Buffer.from(r.value),
-      r.timestamp,
-      [
-        [DLQ_HEADERS.reason, reason],
-        [DLQ_HEADERS.topic, this.inputTopic],
-        [DLQ_HEADERS.partition, String(r.partition)],
-        [DLQ_HEADERS.offset, String(r.offset)],
-        [DLQ_HEADERS.at, new Date().toISOString()],
-      ],
-    )
+    // The value is a view of the fetched data: appending copies it into the batch at once.
+    this.pending.add(this.dlqTopic, r.partition % partitions, null, r.value, r.timestamp, [
+      [DLQ_HEADERS.reason, reason],
+      [DLQ_HEADERS.topic, this.inputTopic],
+      [DLQ_HEADERS.partition, String(r.partition)],
+      [DLQ_HEADERS.offset, String(r.offset)],
+      [DLQ_HEADERS.at, new Date().toISOString()],
+    ])
   }
 
   /** Advances the watermark when the partition has been idle; the decision is checkpointed. */
