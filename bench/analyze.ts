@@ -21,6 +21,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { KafkaCluster } from '../src/bus/cluster.ts'
+import { FetchConnection } from '../src/bus/fetch-connection.ts'
 import { listOffsets, OffsetSpec } from '../src/bus/partition-io.ts'
 import { walkBatches } from '../src/bus/scan.ts'
 import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG } from '../src/stream/analyze.ts'
@@ -248,9 +249,11 @@ for (const flush of SECTIONS.has('latency') ? ['sync', 'none'] : []) {
   let measuring = false
   let stop = false
   const follow = async (topic: 'prices' | 'volatility', committed: boolean): Promise<void> => {
-    const layout = await cluster.topic(topic)
     const position = await listOffsets(cluster, topic, [0, 1, 2], OffsetSpec.LATEST, committed)
-    const connection = await cluster.connection(layout.leaders[0])
+    // A connection of its own per topic: a fetch parked on one topic's connection would hold up
+    // the other's responses (a broker answers a connection's requests in order).
+    const [host, port] = address.split(':')
+    const connection = await FetchConnection.connect(host, Number(port), `bench-latency-${topic}`)
     while (!stop) {
       const response = await connection.fetch({
         maxWaitMs: 50,
@@ -283,6 +286,7 @@ for (const flush of SECTIONS.has('latency') ? ['sync', 'none'] : []) {
         position.set(p.partitionIndex, Math.max(position.get(p.partitionIndex)!, walked.next))
       }
     }
+    connection.close()
   }
   const followers = [follow('prices', false), follow('volatility', true)]
   const feed = tickflow(address, [

@@ -90,9 +90,9 @@ export class BrokerContext {
 
   /**
    * Writes a transaction's COMMIT or ABORT marker to each of its partitions (a deleted partition is
-   * skipped) and resolves once they are durable.
+   * skipped) before it returns, throwing when an append fails; resolves once they are durable.
    */
-  async writeMarkers(
+  writeMarkers(
     producerId: number,
     producerEpoch: number,
     commit: boolean,
@@ -107,7 +107,7 @@ export class BrokerContext {
       partition.append(marker, readBatchHeader(marker), now)
       written.push(partition)
     }
-    await this.durable(written)
+    return this.durable(written)
   }
 
   /** Creates a topic with the broker's default partition count, when auto-creation is enabled. */

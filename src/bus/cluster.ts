@@ -50,6 +50,12 @@ export const COORDINATOR_ERRORS: ReadonlySet<number> = new Set([
   KafkaErrors.NOT_COORDINATOR,
 ])
 
+/**
+ * Connections to one broker are kept per lane: `default` for requests answered at once (metadata,
+ * produce, coordinators), `fetch` for long-polling fetches, so these never wait behind each other.
+ */
+export type ConnectionLane = 'default' | 'fetch'
+
 /** A topic as metadata describes it: the leader of each partition (−1 when none). */
 export interface TopicLayout {
   name: string
@@ -59,7 +65,7 @@ export interface TopicLayout {
 export class KafkaCluster {
   readonly bus: BusConfig
   private readonly brokers = new Map<number, { host: string; port: number }>()
-  private readonly connections = new Map<number, Promise<FetchConnection>>()
+  private readonly connections = new Map<string, Promise<FetchConnection>>()
   private readonly coordinators = new Map<string, number>()
   private bootstrap: FetchConnection | undefined
   private closed = false
@@ -107,10 +113,16 @@ export class KafkaCluster {
     return layout
   }
 
-  /** The connection to broker `node`, opened on first use and shared. */
-  connection(node: number): Promise<FetchConnection> {
+  /**
+   * The connection to broker `node` in `lane`, opened on first use and shared by the lane's users.
+   * A broker answers one connection's requests in order, so a Fetch parked for new data holds up
+   * every later response on its connection: long-polling readers take a lane of their own (the
+   * stream runtime fetches on `fetch`, and commits transactions on `default`).
+   */
+  connection(node: number, lane: ConnectionLane = 'default'): Promise<FetchConnection> {
     if (this.closed) return Promise.reject(new TickflowError(ErrorCodes.CLOSED, 'cluster client closed'))
-    let c = this.connections.get(node)
+    const key = `${lane}:${node}`
+    let c = this.connections.get(key)
     if (c === undefined) {
       const broker = this.brokers.get(node)
       if (broker === undefined) {
@@ -119,21 +131,22 @@ export class KafkaCluster {
         )
       }
       c = FetchConnection.connect(broker.host, broker.port, this.bus.clientId).catch((err: Error) => {
-        this.connections.delete(node)
+        this.connections.delete(key)
         throw new TickflowError(ErrorCodes.CLOSED, `cannot reach broker ${node}: ${err.message}`, {
           cause: err,
           retriable: true,
         })
       })
-      this.connections.set(node, c)
+      this.connections.set(key, c)
     }
     return c
   }
 
-  /** Forgets broker `node`'s connection (after a transport error): the next use reconnects. */
-  drop(node: number): void {
-    const c = this.connections.get(node)
-    this.connections.delete(node)
+  /** Forgets broker `node`'s connection in `lane` (after a transport error): the next use reconnects. */
+  drop(node: number, lane: ConnectionLane = 'default'): void {
+    const key = `${lane}:${node}`
+    const c = this.connections.get(key)
+    this.connections.delete(key)
     void c?.then((x) => x.close()).catch(() => undefined)
   }
 

@@ -252,7 +252,7 @@ export class TransactionalProducer {
       if (failed !== KafkaErrors.CONCURRENT_TRANSACTIONS || round >= 50) {
         throw txnError(`AddPartitionsToTxn for ${this.transactionalId}`, failed)
       }
-      await sleep(Math.min(100, 5 * (round + 1)))
+      await sleep(concurrentBackoff(round))
     }
   }
 
@@ -276,7 +276,7 @@ export class TransactionalProducer {
       if (response.errorCode !== KafkaErrors.CONCURRENT_TRANSACTIONS || round >= 50) {
         throw txnError(`AddOffsetsToTxn for ${this.transactionalId}`, response.errorCode)
       }
-      await sleep(Math.min(100, 5 * (round + 1)))
+      await sleep(concurrentBackoff(round))
     }
   }
 
@@ -319,7 +319,7 @@ export class TransactionalProducer {
       if (COORDINATOR_ERRORS.has(code)) this.cluster.forgetCoordinator(o.groupId, CoordinatorType.GROUP)
       else if (code !== KafkaErrors.CONCURRENT_TRANSACTIONS && code !== 74) throw txnError('TxnOffsetCommit', code)
       if (round >= 50) throw txnError('TxnOffsetCommit', code)
-      await sleep(Math.min(100, 5 * (round + 1)))
+      await sleep(concurrentBackoff(round))
     }
   }
 
@@ -337,7 +337,7 @@ export class TransactionalProducer {
       if (response.errorCode !== KafkaErrors.CONCURRENT_TRANSACTIONS || round >= 50) {
         throw txnError(`EndTxn(${committed ? 'commit' : 'abort'}) for ${this.transactionalId}`, response.errorCode)
       }
-      await sleep(Math.min(100, 5 * (round + 1)))
+      await sleep(concurrentBackoff(round))
     }
   }
 
@@ -431,6 +431,15 @@ export class TransactionalProducer {
       await sleep(Math.min(500, 20 * (round + 1)))
     }
   }
+}
+
+/**
+ * The wait before retrying after CONCURRENT_TRANSACTIONS: Kafka brokers answer it to the first
+ * requests of a transaction while the previous one's markers are written (about a millisecond), so
+ * the first retries come quickly, then back off to 100 ms.
+ */
+function concurrentBackoff(round: number): number {
+  return Math.min(100, 2 ** round)
 }
 
 function txnError(what: string, code: number): TickflowError {

@@ -314,7 +314,7 @@ async function fetchRound(
       let response
       try {
         response = await (
-          await cluster.connection(node)
+          await cluster.connection(node, 'fetch')
         ).fetch({
           maxWaitMs: o.maxWaitMs,
           minBytes: 1,
@@ -332,7 +332,7 @@ async function fetchRound(
           ],
         })
       } catch {
-        cluster.drop(node)
+        cluster.drop(node, 'fetch')
         refreshLeaders = true
         await sleep(100)
         return

@@ -31,9 +31,15 @@ export type TopicPartition = readonly [string, number]
 
 export interface TransactionHooks {
   allocateProducerId(): number
-  /** Appends COMMIT or ABORT markers to the partitions; resolves once they are durable. */
+  /**
+   * Appends COMMIT or ABORT markers to the partitions before it returns (readers see them at once),
+   * throwing when it cannot; the promise resolves once they are durable.
+   */
   writeMarkers(producerId: number, producerEpoch: number, commit: boolean, partitions: TopicPartition[]): Promise<void>
-  /** Makes a committed transaction's offsets the group's committed offsets. */
+  /**
+   * Makes a committed transaction's offsets the group's committed offsets before it returns;
+   * resolves once they are durable.
+   */
   commitOffsets(groupId: string, entries: OffsetCommitEntry[]): Promise<void>
 }
 
@@ -46,6 +52,12 @@ export interface TransactionCoordinatorOptions {
   maxTimeoutMs?: number
   /** How often open transactions are checked against their timeout (default 1 s). */
   checkIntervalMs?: number
+  /**
+   * How long a request for a transactional id whose previous transaction is still being completed
+   * (markers, offsets) waits for that completion before it is answered CONCURRENT_TRANSACTIONS
+   * (default 5 s).
+   */
+  completionWaitMs?: number
   logger: Logger
   now?: () => number
 }
@@ -106,13 +118,15 @@ export class TransactionCoordinator {
   private readonly logger: Logger
   private readonly now: () => number
   private readonly timer: NodeJS.Timeout
-  /** Transactions whose markers are being written right now (a retry must not start a second write). */
-  private readonly completing = new Set<Transaction>()
+  /** Completions (markers, offsets) running now, by transaction: a retry must not start a second one. */
+  private readonly completions = new Map<Transaction, Promise<void>>()
+  private readonly completionWaitMs: number
   private closed = false
 
   constructor(options: TransactionCoordinatorOptions) {
     this.hooks = options.hooks
     this.maxTimeoutMs = options.maxTimeoutMs ?? 15 * 60_000
+    this.completionWaitMs = options.completionWaitMs ?? 5000
     this.logger = options.logger
     this.now = options.now ?? Date.now
     const { journal, entries } = Journal.open(path.join(options.dataDir, TRANSACTIONS_JOURNAL_FILE), {
@@ -128,7 +142,7 @@ export class TransactionCoordinator {
   async recover(): Promise<void> {
     for (const txn of this.txns.values()) {
       // One the periodic check is already completing is left to it.
-      if (this.completing.has(txn)) continue
+      if (this.completions.has(txn)) continue
       if (txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') await this.completePrepared(txn)
       else if (txn.state === 'Ongoing') await this.abortWithBump(txn, 'the broker restarted')
     }
@@ -144,6 +158,7 @@ export class TransactionCoordinator {
     const fail = (errorCode: number) => ({ errorCode, producerId: -1, producerEpoch: -1 })
     if (this.closed) return fail(KafkaError.COORDINATOR_NOT_AVAILABLE)
     if (timeoutMs <= 0 || timeoutMs > this.maxTimeoutMs) return fail(KafkaError.INVALID_TRANSACTION_TIMEOUT)
+    if (!(await this.settled(transactionalId))) return fail(KafkaError.CONCURRENT_TRANSACTIONS)
     let txn = this.txns.get(transactionalId)
     if (txn === undefined) {
       txn = {
@@ -199,6 +214,7 @@ export class TransactionCoordinator {
     producerEpoch: number,
     partitions: TopicPartition[],
   ): Promise<number> {
+    if (!(await this.settled(transactionalId))) return KafkaError.CONCURRENT_TRANSACTIONS
     const check = this.validate(transactionalId, producerId, producerEpoch)
     if (typeof check === 'number') return check
     const txn = check
@@ -223,6 +239,7 @@ export class TransactionCoordinator {
     producerEpoch: number,
     groupId: string,
   ): Promise<number> {
+    if (!(await this.settled(transactionalId))) return KafkaError.CONCURRENT_TRANSACTIONS
     const check = this.validate(transactionalId, producerId, producerEpoch)
     if (typeof check === 'number') return check
     const txn = check
@@ -254,8 +271,15 @@ export class TransactionCoordinator {
     return KafkaError.NONE
   }
 
-  /** EndTxn: writes the markers and, for a commit, the offsets; answers once both are durable. */
+  /**
+   * EndTxn: answers once the decision (PrepareCommit/PrepareAbort, with the offsets to commit) is
+   * durable in the journal, as Kafka answers once it is in the transaction log, and its effects are
+   * visible: the markers appended (read_committed readers see the outcome) and the offsets applied.
+   * Their own fsync is not waited for: a crash before they are durable leaves the transaction
+   * prepared, and recovery completes it again. The id's next requests wait for that fsync instead.
+   */
   async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
+    if (!(await this.settled(transactionalId))) return KafkaError.CONCURRENT_TRANSACTIONS
     const check = this.validate(transactionalId, producerId, producerEpoch)
     if (typeof check === 'number') return check
     const txn = check
@@ -273,7 +297,12 @@ export class TransactionCoordinator {
       case 'CompleteAbort':
         return commit ? KafkaError.INVALID_TXN_STATE : KafkaError.NONE
     }
-    await this.prepareAndComplete(txn, commit)
+    const { prepared, done } = this.prepareAndComplete(txn, commit)
+    done.catch((err: unknown) =>
+      // Left prepared: the periodic check retries the completion.
+      this.logger.error({ err, transactionalId }, 'completing a transaction failed'),
+    )
+    await prepared
     return KafkaError.NONE
   }
 
@@ -360,6 +389,13 @@ export class TransactionCoordinator {
     if (this.closed) return
     this.closed = true
     clearInterval(this.timer)
+    // Completions under way journal their end; a hanging one is completed by recovery instead.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled([...this.completions.values()]),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(1000, this.completionWaitMs)))),
+    ])
+    clearTimeout(timer)
     await this.journal.close()
   }
 
@@ -405,45 +441,113 @@ export class TransactionCoordinator {
     this.logger.info({ transactionalId: txn.transactionalId, reason }, 'aborting a transaction')
     txn.producerEpoch++
     txn.lastProducerEpoch = -1
-    await this.prepareAndComplete(txn, false)
+    await this.prepareAndComplete(txn, false).done
   }
 
-  /** Journals PrepareCommit/PrepareAbort, then completes the transaction. */
-  private async prepareAndComplete(txn: Transaction, commit: boolean): Promise<void> {
+  /**
+   * Journals PrepareCommit/PrepareAbort, then completes the transaction. `prepared` resolves once
+   * the decision is durable and its effects are visible (markers appended, offsets applied);
+   * `done` once those are durable too.
+   */
+  private prepareAndComplete(txn: Transaction, commit: boolean): { prepared: Promise<void>; done: Promise<void> } {
     txn.state = commit ? 'PrepareCommit' : 'PrepareAbort'
-    // Claimed before the first await: the periodic check must not start a second completion.
-    this.completing.add(txn)
-    try {
-      await this.persist(txn)
-      await this.complete(txn, commit)
-    } finally {
-      this.completing.delete(txn)
+    const applied = this.persist(txn).then(() => this.complete(txn, commit))
+    return {
+      prepared: applied.then(() => undefined),
+      done: this.track(
+        txn,
+        applied.then((c) => c.durable),
+      ),
     }
   }
 
   /** Completes a prepared transaction (after a restart, or when writing its markers failed). */
-  private async completePrepared(txn: Transaction): Promise<void> {
-    this.completing.add(txn)
-    try {
-      await this.complete(txn, txn.state === 'PrepareCommit')
-    } finally {
-      this.completing.delete(txn)
-    }
+  private completePrepared(txn: Transaction): Promise<void> {
+    return this.track(txn, this.complete(txn, txn.state === 'PrepareCommit').durable)
   }
 
-  /** Writes the markers (and commits the offsets), then records the completion. */
-  private async complete(txn: Transaction, commit: boolean): Promise<void> {
+  // Registered synchronously, before anything awaits: the periodic check must not start a second
+  // completion of the same transaction.
+  private track(txn: Transaction, completion: Promise<void>): Promise<void> {
+    const tracked = completion.finally(() => {
+      if (this.completions.get(txn) === tracked) this.completions.delete(txn)
+    })
+    this.completions.set(txn, tracked)
+    return tracked
+  }
+
+  /**
+   * Waits (at most completionWaitMs) for the completion of `transactionalId`'s previous
+   * transaction, if one is running: the request then sees the completed state instead of
+   * CONCURRENT_TRANSACTIONS, and the producer need not poll. False when it is still running.
+   */
+  private async settled(transactionalId: string): Promise<boolean> {
+    const txn = this.txns.get(transactionalId)
+    const completion = txn === undefined ? undefined : this.completions.get(txn)
+    if (completion === undefined) return true
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      completion.catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.completionWaitMs))),
+    ])
+    clearTimeout(timer)
+    // Still running: nothing may start the id's next transaction before it is durable.
+    return !this.completions.has(txn!)
+  }
+
+  /**
+   * Appends the markers and applies the offsets of a prepared transaction, both at once (readers
+   * and OffsetFetch see them from now on), and marks it completed; `durable` resolves once they are
+   * on disk, and then the completion is journaled. Should they not become durable, the transaction
+   * goes back to its prepared state for the periodic check to complete it again.
+   */
+  private complete(txn: Transaction, commit: boolean): { durable: Promise<void> } {
+    const prepared = { partitions: txn.partitions, groups: txn.groups, pendingOffsets: txn.pendingOffsets }
     const partitions: TopicPartition[] = [...txn.partitions].flatMap(([t, set]) => [...set].map((p) => [t, p] as const))
-    await this.hooks.writeMarkers(txn.producerId, txn.producerEpoch, commit, partitions)
-    if (commit) {
-      for (const [groupId, offsets] of txn.pendingOffsets)
-        await this.hooks.commitOffsets(groupId, [...offsets.values()])
+    let writes: Promise<unknown>
+    try {
+      // The hooks take effect before they return (the offsets only once the markers are in); their
+      // promises tell durability.
+      const pending = [this.hooks.writeMarkers(txn.producerId, txn.producerEpoch, commit, partitions)]
+      if (commit) {
+        for (const [groupId, offsets] of txn.pendingOffsets) {
+          pending.push(this.hooks.commitOffsets(groupId, [...offsets.values()]))
+        }
+      }
+      writes = Promise.all(pending)
+    } catch (err) {
+      // Nothing was appended (or not everywhere): still prepared, for the periodic check to retry.
+      return { durable: Promise.reject(err as Error) }
     }
-    txn.state = commit ? 'CompleteCommit' : 'CompleteAbort'
+    const completed = commit ? 'CompleteCommit' : 'CompleteAbort'
+    txn.state = completed
     txn.partitions = new Map()
     txn.groups = new Set()
     txn.pendingOffsets = new Map()
-    await this.persist(txn)
+    const durable = writes.then(
+      () => {
+        // Written without an fsync of its own: the markers and offsets are durable already, so
+        // losing this entry in a crash only makes recovery complete the transaction once more (a
+        // marker closing no open transaction changes nothing, the offsets are the same). The
+        // journal is written in order, so the id's next entry is never durable without this one.
+        try {
+          this.journal.write(Buffer.from(JSON.stringify(this.entryOf(txn))))
+        } catch (err) {
+          this.logger.error({ err, transactionalId: txn.transactionalId }, 'journaling a completed transaction failed')
+        }
+      },
+      (err: unknown) => {
+        // Back to prepared (nothing can have begun the next transaction: requests wait for this).
+        if (txn.state === completed) {
+          txn.state = commit ? 'PrepareCommit' : 'PrepareAbort'
+          txn.partitions = prepared.partitions
+          txn.groups = prepared.groups
+          txn.pendingOffsets = prepared.pendingOffsets
+        }
+        throw err
+      },
+    )
+    return { durable }
   }
 
   /**
@@ -458,7 +562,7 @@ export class TransactionCoordinator {
       try {
         if (txn.state === 'Ongoing' && now - txn.startedAt > txn.timeoutMs) {
           await this.abortWithBump(txn, `open longer than its ${txn.timeoutMs} ms timeout`)
-        } else if ((txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') && !this.completing.has(txn)) {
+        } else if ((txn.state === 'PrepareCommit' || txn.state === 'PrepareAbort') && !this.completions.has(txn)) {
           await this.completePrepared(txn)
         }
       } catch (err) {

@@ -29,7 +29,8 @@ interface Marker {
 
 /**
  * Hooks that record what the coordinator asks for. `next` decides what the next writeMarkers call
- * does: 'hang' never resolves (a marker write in progress), 'fail' rejects once.
+ * does: 'hang' appends (records) the markers but never makes them durable (an fsync in progress),
+ * 'fail' fails to append them, once ('fail-always': every time).
  */
 class FakeHooks implements TransactionHooks {
   nextProducerId = 1000
@@ -44,13 +45,13 @@ class FakeHooks implements TransactionHooks {
     return this.nextProducerId++
   }
 
-  async writeMarkers(producerId: number, producerEpoch: number, commit: boolean, partitions: TopicPartition[]) {
+  writeMarkers(producerId: number, producerEpoch: number, commit: boolean, partitions: TopicPartition[]) {
     const mode = this.next
     if (mode !== 'fail-always') this.next = undefined
     if (mode === 'fail' || mode === 'fail-always') throw new Error('disk on fire')
-    if (mode === 'hang') await new Promise<void>((resolve) => (this.release = resolve))
     this.calls.push('markers')
     this.markers.push({ producerId, producerEpoch, commit, partitions: partitions.map(([t, p]) => `${t}-${p}`).sort() })
+    return mode === 'hang' ? new Promise<void>((resolve) => (this.release = resolve)) : Promise.resolve()
   }
 
   async commitOffsets(groupId: string, entries: OffsetCommitEntry[]) {
@@ -322,6 +323,7 @@ test('commit materialises the pending offsets after the markers (last write per 
   assert.equal(hooks.commits.length, 0, 'nothing is committed before EndTxn')
 
   assert.equal(await c.endTxn('a', pid, 0, true), KafkaError.NONE)
+  await eventually(() => hooks.commits.length === 2)
   const committed = hooks.commits.map((x) => [
     x.groupId,
     x.entries.map((e) => `${e.topic}-${e.partition}@${e.offset}`).sort(),
@@ -343,37 +345,55 @@ test('commit materialises the pending offsets after the markers (last write per 
   assert.deepEqual(hooks.markers.at(-1), { producerId: pid, producerEpoch: 0, commit: false, partitions: [] })
 })
 
-test('CONCURRENT_TRANSACTIONS while the markers of an EndTxn are being written', async (t) => {
+test('EndTxn is answered once the decision is durable and the markers appended; the next requests wait for their fsync', async (t) => {
   const { c, hooks } = open(t)
   const { producerId: pid } = await init(c, 'a')
   assert.equal(await c.addPartitions('a', pid, 0, [['t', 0]]), KafkaError.NONE)
   assert.equal(await c.addOffsets('a', pid, 0, 'g'), KafkaError.NONE)
   assert.equal(c.txnOffsetCommit('a', 'g', pid, 0, [offset('t', 0, 4)]), KafkaError.NONE)
   hooks.next = 'hang'
-  let answered: number | undefined
-  const ending = c.endTxn('a', pid, 0, true).then((code) => (answered = code))
-  await eventually(() => c.describe('a')?.state === 'PrepareCommit')
-
-  assert.equal(await c.endTxn('a', pid, 0, true), KafkaError.CONCURRENT_TRANSACTIONS, 'a retry of the commit')
-  assert.equal(await c.endTxn('a', pid, 0, false), KafkaError.INVALID_TXN_STATE, 'the opposite outcome')
-  assert.equal(await c.addPartitions('a', pid, 0, [['t', 1]]), KafkaError.CONCURRENT_TRANSACTIONS)
-  assert.equal(await c.addOffsets('a', pid, 0, 'g'), KafkaError.CONCURRENT_TRANSACTIONS)
-  assert.equal((await c.initProducerId('a', TIMEOUT, -1, -1)).errorCode, KafkaError.CONCURRENT_TRANSACTIONS)
-  assert.equal(c.txnOffsetCommit('a', 'g', pid, 0, [offset('t', 0, 5)]), KafkaError.INVALID_TXN_STATE)
-  // The partition no longer takes writes, and the offsets stay pending until the markers are in.
-  assert.equal(c.isInTransaction(pid, 0, 't', 0), false)
-  assert.equal(c.hasPendingOffsets('g', 't', 0), true)
-  assert.equal(answered, undefined, 'the EndTxn is answered only once its markers are durable')
-
-  hooks.unblock()
-  await ending
-  assert.equal(answered, KafkaError.NONE)
+  assert.equal(await c.endTxn('a', pid, 0, true), KafkaError.NONE, 'answered while the markers are not durable yet')
+  // Its effects are visible at once: markers appended after the decision, offsets committed.
   assert.equal(c.describe('a')?.state, 'CompleteCommit')
+  assert.deepEqual(hooks.calls, ['markers', 'offsets'])
   assert.deepEqual(
     hooks.commits.map((x) => [x.groupId, x.entries.map((e) => e.offset)]),
     [['g', [4]]],
   )
   assert.equal(c.hasPendingOffsets('g', 't', 0), false)
+  assert.equal(c.isInTransaction(pid, 0, 't', 0), false)
+  assert.equal(c.txnOffsetCommit('a', 'g', pid, 0, [offset('t', 0, 5)]), KafkaError.INVALID_TXN_STATE)
+
+  // The next transaction's first requests, and a retry of the EndTxn, wait for the fsync.
+  const answers: string[] = []
+  const retry = c.endTxn('a', pid, 0, true).then((code) => answers.push(`retry ${code}`))
+  const opposite = c.endTxn('a', pid, 0, false).then((code) => answers.push(`opposite ${code}`))
+  const next = c.addPartitions('a', pid, 0, [['t', 1]]).then((code) => answers.push(`add ${code}`))
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  assert.deepEqual(answers, [], 'nothing is answered before the markers are durable')
+  hooks.unblock()
+  await Promise.all([retry, opposite, next])
+  assert.deepEqual(answers.sort(), [
+    `add ${KafkaError.NONE}`,
+    `opposite ${KafkaError.INVALID_TXN_STATE}`,
+    `retry ${KafkaError.NONE}`,
+  ])
+  assert.equal(hooks.markers.length, 1)
+  assert.equal(c.describe('a')?.state, 'Ongoing', 'the next transaction began after the fsync')
+  assert.equal(c.isInTransaction(pid, 0, 't', 1), true)
+})
+
+test('CONCURRENT_TRANSACTIONS when the markers of an EndTxn take longer than completionWaitMs to be durable', async (t) => {
+  const { c, hooks } = open(t, { completionWaitMs: 30 })
+  const { producerId: pid } = await init(c, 'a')
+  assert.equal(await c.addPartitions('a', pid, 0, [['t', 0]]), KafkaError.NONE)
+  hooks.next = 'hang'
+  assert.equal(await c.endTxn('a', pid, 0, true), KafkaError.NONE)
+  assert.equal(await c.addPartitions('a', pid, 0, [['t', 1]]), KafkaError.CONCURRENT_TRANSACTIONS)
+  assert.equal(await c.addOffsets('a', pid, 0, 'g'), KafkaError.CONCURRENT_TRANSACTIONS)
+  assert.equal((await c.initProducerId('a', TIMEOUT, -1, -1)).errorCode, KafkaError.CONCURRENT_TRANSACTIONS)
+  hooks.unblock()
+  assert.equal(await c.addPartitions('a', pid, 0, [['t', 1]]), KafkaError.NONE)
 })
 
 test('isInTransaction and checkTransactionalWrite follow the open transaction of the current epoch', async (t) => {
@@ -473,7 +493,7 @@ test('a failed marker write leaves the transaction prepared; the periodic check 
   assert.equal(await c.addOffsets('a', pid, 0, 'g'), KafkaError.NONE)
   assert.equal(c.txnOffsetCommit('a', 'g', pid, 0, [offset('t', 0, 8)]), KafkaError.NONE)
   hooks.next = 'fail'
-  await assert.rejects(c.endTxn('a', pid, 0, true))
+  assert.equal(await c.endTxn('a', pid, 0, true), KafkaError.NONE, 'the decision is durable')
   await eventually(() => c.describe('a')?.state === 'CompleteCommit')
   assert.deepEqual(hooks.markers, [{ producerId: pid, producerEpoch: 0, commit: true, partitions: ['t-0'] }])
   assert.deepEqual(
@@ -497,18 +517,21 @@ test('restart: recover() completes PrepareCommit (markers and offsets) and Prepa
   assert.equal(await c1.addOffsets('commit', pids.commit, 0, 'g'), KafkaError.NONE)
   assert.equal(c1.txnOffsetCommit('commit', 'g', pids.commit, 0, [offset('t', 0, 42)]), KafkaError.NONE)
   h1.next = 'fail-always'
-  await assert.rejects(c1.endTxn('commit', pids.commit, 0, true))
+  assert.equal(await c1.endTxn('commit', pids.commit, 0, true), KafkaError.NONE)
   assert.equal(await c1.addPartitions('abort', pids.abort, 0, [['t', 1]]), KafkaError.NONE)
-  await assert.rejects(c1.endTxn('abort', pids.abort, 0, false))
-  // 'crash' is prepared while its marker write is still running when the broker goes down.
+  assert.equal(await c1.endTxn('abort', pids.abort, 0, false), KafkaError.NONE)
+  // 'crash' has its markers appended, but they are not durable yet when the broker goes down.
   h1.next = 'hang'
   assert.equal(await c1.addPartitions('crash', pids.crash, 0, [['t', 2]]), KafkaError.NONE)
-  void c1.endTxn('crash', pids.crash, 0, true)
-  await eventually(() => c1.describe('crash')?.state === 'PrepareCommit')
+  assert.equal(await c1.endTxn('crash', pids.crash, 0, true), KafkaError.NONE)
   // 'open' has an open transaction.
   assert.equal(await c1.addPartitions('open', pids.open, 0, [['u', 0]]), KafkaError.NONE)
   await c1.close()
-  assert.equal(h1.markers.length, 1, 'only the completed transaction wrote markers')
+  assert.deepEqual(
+    h1.markers.map((m) => m.producerId),
+    [pids.done, pids.crash],
+    'only the completed transaction and the one whose markers were not durable yet appended markers',
+  )
 
   const hooks = new FakeHooks()
   const { c: c2 } = open(t, { dir: first.dir, hooks })
