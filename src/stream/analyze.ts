@@ -19,9 +19,11 @@ import {
 import type { BarInterval } from '../analytics/intervals.ts'
 import { SignalBits, signalConfig, SymbolSignals, type SignalConfig } from '../analytics/signals.ts'
 import { jsonString } from '../bus/topics/json.ts'
+import { JsonLiteral, JsonWriter } from '../bus/topics/json-writer.ts'
 import { pricesTopic, scanPrice, type PriceScan } from '../bus/topics/prices.ts'
 import { formatPriceTs, parsePriceTs } from '../bus/time.ts'
 import { ErrorCodes, TickflowError } from '../errors.ts'
+import { BytesMap } from './bytes-map.ts'
 import type { Emitter, InputRecord, PartitionProcessor, ProcessorDefinition } from './processor.ts'
 import { PartitionWatermark, type WatermarkConfig } from './watermark.ts'
 
@@ -64,22 +66,55 @@ export function analyzeProcessor(config: AnalyzeConfig = DEFAULT_ANALYZE_CONFIG)
 }
 
 interface SymbolState {
+  name: string
+  /** The symbol's UTF-8 bytes: the key of its output records. */
+  key: Buffer
   /** The symbol as a JSON string literal, quoted once. */
-  quoted: string
+  quoted: Buffer
   indicators: SymbolIndicators
   signals: SymbolSignals
+}
+
+// The constant pieces of the output records (numbers are written with 15 significant digits:
+// see json-writer.ts and the README's "Analytics").
+const L = {
+  ts: new JsonLiteral('{"ts":"'),
+  symbol: new JsonLiteral('","symbol":'),
+  price: new JsonLiteral(',"price":'),
+  ema: new JsonLiteral(',"ema":'),
+  sma: new JsonLiteral(',"sma":'),
+  volatility: new JsonLiteral(',"volatility":'),
+  priceStd: new JsonLiteral(',"price_std":'),
+  zscore: new JsonLiteral(',"zscore":'),
+  outlier: new JsonLiteral(',"outlier":'),
+  close: new JsonLiteral('}'),
+  cross: new JsonLiteral(',"type":"ema_cross","action":"'),
+  fast: new JsonLiteral('","price":'),
+  fastValue: new JsonLiteral(',"fast":'),
+  slow: new JsonLiteral(',"slow":'),
+  outlierType: new JsonLiteral(',"type":"outlier","action":"ALERT","price":'),
+  threshold: new JsonLiteral(',"threshold":'),
+  breakout: new JsonLiteral(',"type":"volatility_breakout","action":"ALERT","price":'),
+  baseline: new JsonLiteral(',"baseline":'),
+  ratio: new JsonLiteral(',"ratio":'),
 }
 
 const SNAPSHOT_VERSION = 1
 
 export class AnalyzePartition implements PartitionProcessor {
   private readonly config: AnalyzeConfig
-  private readonly symbols = new Map<string, SymbolState>()
+  private readonly symbols = new BytesMap<SymbolState>()
   private readonly aggregators: BarAggregator[]
   private readonly barTopics: string[]
   private watermark: PartitionWatermark
   private readonly values: IndicatorNumbers = newIndicatorNumbers()
   private readonly scan: PriceScan = { tsMs: 0, symbolStart: 0, symbolEnd: 0, price: 0 }
+  /** Builds every output record; its view is copied by the emitter at once. */
+  private readonly json = new JsonWriter(1024)
+  /** `,"window":N,"count":` for this config. */
+  private readonly windowCount: JsonLiteral
+  /** `,"fast_span":F,"slow_span":S}` for this config. */
+  private readonly spans: JsonLiteral
   /** The largest event time processed (the watermark tracks it); undefined before any record. */
   get maxEventTime(): number | undefined {
     const max = this.watermark.maxEventTime
@@ -91,6 +126,8 @@ export class AnalyzePartition implements PartitionProcessor {
     this.aggregators = config.bars.map((b) => new BarAggregator(b, config.graceMs))
     this.barTopics = config.bars.map(barsTopicOf)
     this.watermark = new PartitionWatermark(config.watermark)
+    this.windowCount = new JsonLiteral(`,"window":${config.indicators.window},"count":`)
+    this.spans = new JsonLiteral(`,"fast_span":${config.signals.fastSpan},"slow_span":${config.signals.slowSpan}}`)
   }
 
   /** A fresh partition state, or one restored from a snapshot. */
@@ -103,15 +140,25 @@ export class AnalyzePartition implements PartitionProcessor {
   process(record: InputRecord, out: Emitter): void {
     const value = record.value
     let tsMs: number
-    let ts: string
-    let symbol: string
+    // The ts text of the output records: bytes [tsAt, tsAt + 23) of tsBytes.
+    let tsBytes: Buffer
+    let tsAt: number
+    // The symbol: bytes [symbolStart, symbolEnd) of symbolBytes.
+    let symbolBytes: Buffer
+    let symbolStart: number
+    let symbolEnd: number
     let price: number
     let quantity = 1
-    if (value !== null && scanPrice(value, this.scan)) {
-      tsMs = this.scan.tsMs
-      ts = value.toString('latin1', 7, 30)
-      symbol = value.toString('utf8', this.scan.symbolStart, this.scan.symbolEnd)
-      price = this.scan.price
+    const scan = this.scan
+    if (value !== null && scanPrice(value, scan)) {
+      // The canonical layout: ts, symbol and price read in place, no string made.
+      tsMs = scan.tsMs
+      tsBytes = value
+      tsAt = 7
+      price = scan.price
+      symbolBytes = value
+      symbolStart = scan.symbolStart
+      symbolEnd = scan.symbolEnd
     } else {
       const decoded = pricesTopic.decode(value)
       if (!decoded.ok) {
@@ -120,8 +167,8 @@ export class AnalyzePartition implements PartitionProcessor {
       }
       const v = decoded.value as unknown as Record<string, unknown>
       tsMs = parsePriceTs(decoded.value.ts)!
-      ts = formatPriceTs(tsMs)
-      symbol = decoded.value.symbol
+      tsBytes = Buffer.from(formatPriceTs(tsMs), 'latin1')
+      tsAt = 0
       price = decoded.value.price
       const q = typeof v.volume === 'number' ? v.volume : typeof v.quantity === 'number' ? v.quantity : 1
       if (!(q > 0) || !Number.isFinite(q)) {
@@ -129,10 +176,55 @@ export class AnalyzePartition implements PartitionProcessor {
         return
       }
       quantity = q
+      symbolBytes = Buffer.from(decoded.value.symbol)
+      symbolStart = 0
+      symbolEnd = symbolBytes.length
     }
-    // Late: the record's window of some interval is already final. It then feeds nothing — not the
-    // indicators, not the intervals where it would still fit — so every output agrees on one set of
-    // ticks.
+    if (this.isLate(tsMs, out)) return
+    const state =
+      this.symbols.get(symbolBytes, symbolStart, symbolEnd) ??
+      this.addSymbol(symbolBytes.toString('utf8', symbolStart, symbolEnd))
+    const w = this.watermark.current
+    this.watermark.observe(tsMs, Date.now())
+    for (const a of this.aggregators) a.add(state.name, tsMs, price, quantity, w)
+    const v = this.values
+    // NaN marks "not defined yet" (written as null): no boxed nulls on the hot path.
+    state.indicators.updateNumbers(price, v)
+    const j = this.json
+    j.reset()
+    j.literal(L.ts)
+    j.bytes(tsBytes, tsAt, tsAt + 23)
+    j.literal(L.symbol)
+    j.raw(state.quoted)
+    j.literal(L.price)
+    j.number(price)
+    j.literal(L.ema)
+    j.number(v.ema)
+    j.literal(L.sma)
+    j.number(v.sma)
+    j.literal(L.volatility)
+    j.number(v.volatility)
+    j.literal(L.priceStd)
+    j.number(v.priceStd)
+    j.literal(L.zscore)
+    j.number(v.zscore)
+    j.literal(L.outlier)
+    j.bool(v.outlier)
+    j.literal(this.windowCount)
+    j.int(v.count)
+    j.literal(L.close)
+    out.emit(this.config.volatilityTopic, state.key, j.view())
+    const bits = state.signals.update(price, Number.isNaN(v.volatility) ? null : v.volatility, v.outlier)
+    if (bits !== 0) this.emitSignals(out, bits, tsBytes, tsAt, state, price, v)
+    this.closeBars(out)
+  }
+
+  /**
+   * Late: the record's window of some interval is already final. It then feeds nothing — not the
+   * indicators, not the intervals where it would still fit — so every output agrees on one set of
+   * ticks. Dead-letters it and returns true.
+   */
+  private isLate(tsMs: number, out: Emitter): boolean {
     const w = this.watermark.current
     for (const a of this.aggregators) {
       if (a.isLate(tsMs, w)) {
@@ -141,31 +233,22 @@ export class AnalyzePartition implements PartitionProcessor {
           `late: event time ${formatPriceTs(tsMs)} is in the ${a.interval.label} window ending ${formatPriceTs(end)}, already closed (watermark ${formatPriceTs(w)})`,
           'late',
         )
-        return
+        return true
       }
     }
-    this.watermark.observe(tsMs, Date.now())
-    for (const a of this.aggregators) a.add(symbol, tsMs, price, quantity, w)
-    let state = this.symbols.get(symbol)
-    if (state === undefined) {
-      state = {
-        quoted: jsonString(symbol),
-        indicators: new SymbolIndicators(this.config.indicators),
-        signals: new SymbolSignals(this.config.signals),
-      }
-      this.symbols.set(symbol, state)
+    return false
+  }
+
+  private addSymbol(name: string, indicators?: SymbolIndicators, signals?: SymbolSignals): SymbolState {
+    const state: SymbolState = {
+      name,
+      key: Buffer.from(name),
+      quoted: Buffer.from(jsonString(name)),
+      indicators: indicators ?? new SymbolIndicators(this.config.indicators),
+      signals: signals ?? new SymbolSignals(this.config.signals),
     }
-    const v = this.values
-    // NaN marks "not defined yet" (written as null): no boxed nulls on the hot path.
-    state.indicators.updateNumbers(price, v)
-    out.emit(
-      this.config.volatilityTopic,
-      symbol,
-      volatilityJson(ts, state.quoted, price, v, this.config.indicators.window),
-    )
-    const bits = state.signals.update(price, Number.isNaN(v.volatility) ? null : v.volatility, v.outlier)
-    if (bits !== 0) this.emitSignals(out, bits, ts, symbol, state, price, v)
-    this.closeBars(out)
+    this.symbols.set(state.key, state)
+    return state
   }
 
   idleAdvance(nowMs: number): number | undefined {
@@ -178,11 +261,11 @@ export class AnalyzePartition implements PartitionProcessor {
   }
 
   snapshot(): Buffer {
-    const names = [...this.symbols.keys()]
+    const names: string[] = []
     const states: Float64Array[] = []
     const lengths: number[] = []
-    for (const name of names) {
-      const s = this.symbols.get(name)!
+    for (const s of this.symbols.values()) {
+      names.push(s.name)
       const a = s.indicators.saveState()
       const b = s.signals.saveState()
       states.push(a, b)
@@ -239,11 +322,11 @@ export class AnalyzePartition implements PartitionProcessor {
       for (let i = 0; i < header.names.length; i++) {
         const a = all.subarray(at, (at += header.lengths[2 * i]))
         const b = all.subarray(at, (at += header.lengths[2 * i + 1]))
-        this.symbols.set(header.names[i], {
-          quoted: jsonString(header.names[i]),
-          indicators: SymbolIndicators.restore(this.config.indicators, a),
-          signals: SymbolSignals.restore(this.config.signals, b),
-        })
+        this.addSymbol(
+          header.names[i],
+          SymbolIndicators.restore(this.config.indicators, a),
+          SymbolSignals.restore(this.config.signals, b),
+        )
       }
       this.watermark = PartitionWatermark.restore(this.config.watermark, header.watermark)
       header.bars.forEach((state, i) => {
@@ -261,66 +344,90 @@ export class AnalyzePartition implements PartitionProcessor {
     const w = this.watermark.current
     for (let i = 0; i < this.aggregators.length; i++) {
       const closed = this.aggregators[i].closeUpTo(w)
-      for (const bar of closed) out.emit(this.barTopics[i], bar.symbol, barJson(bar))
+      for (const bar of closed) out.emit(this.barTopics[i], bar.symbol, this.barJson(bar))
     }
+  }
+
+  /** One `bars.<interval>` record, as a view of the writer. */
+  private barJson(b: Bar): Buffer {
+    const j = this.json
+    j.reset()
+    j.ascii('{"symbol":')
+    j.string(b.symbol)
+    j.ascii(`,"interval":"${b.interval}","start":"${formatPriceTs(b.start)}","end":"${formatPriceTs(b.end)}","open":`)
+    j.number(b.open)
+    j.ascii(',"high":')
+    j.number(b.high)
+    j.ascii(',"low":')
+    j.number(b.low)
+    j.ascii(',"close":')
+    j.number(b.close)
+    j.ascii(',"volume":')
+    j.number(b.volume)
+    j.ascii(',"vwap":')
+    j.number(b.vwap)
+    j.ascii(',"trades":')
+    j.int(b.trades)
+    j.ascii('}')
+    return j.view()
   }
 
   private emitSignals(
     out: Emitter,
     bits: number,
-    ts: string,
-    symbol: string,
+    tsBytes: Buffer,
+    tsAt: number,
     state: SymbolState,
     price: number,
     v: IndicatorNumbers,
   ): void {
-    const head = `{"ts":"${ts}","symbol":${state.quoted},`
     const topic = this.config.signalsTopic
+    const j = this.json
+    const head = (): void => {
+      j.reset()
+      j.literal(L.ts)
+      j.bytes(tsBytes, tsAt, tsAt + 23)
+      j.literal(L.symbol)
+      j.raw(state.quoted)
+    }
     if ((bits & (SignalBits.CROSS_UP | SignalBits.CROSS_DOWN)) !== 0) {
-      const up = (bits & SignalBits.CROSS_UP) !== 0
-      out.emit(
-        topic,
-        symbol,
-        `${head}"type":"ema_cross","action":"${up ? 'BUY' : 'SELL'}","price":${price},"fast":${state.signals.fast},"slow":${state.signals.slow},"fast_span":${this.config.signals.fastSpan},"slow_span":${this.config.signals.slowSpan}}`,
-      )
+      head()
+      j.literal(L.cross)
+      j.ascii((bits & SignalBits.CROSS_UP) !== 0 ? 'BUY' : 'SELL')
+      j.literal(L.fast)
+      j.number(price)
+      j.literal(L.fastValue)
+      j.number(state.signals.fast)
+      j.literal(L.slow)
+      j.number(state.signals.slow)
+      j.literal(this.spans)
+      out.emit(topic, state.key, j.view())
     }
     if ((bits & SignalBits.OUTLIER) !== 0) {
-      out.emit(
-        topic,
-        symbol,
-        `${head}"type":"outlier","action":"ALERT","price":${price},"zscore":${num(v.zscore)},"threshold":${this.config.indicators.zThreshold}}`,
-      )
+      head()
+      j.literal(L.outlierType)
+      j.number(price)
+      j.literal(L.zscore)
+      j.number(v.zscore)
+      j.literal(L.threshold)
+      j.number(this.config.indicators.zThreshold)
+      j.literal(L.close)
+      out.emit(topic, state.key, j.view())
     }
     if ((bits & SignalBits.BREAKOUT) !== 0) {
-      out.emit(
-        topic,
-        symbol,
-        `${head}"type":"volatility_breakout","action":"ALERT","price":${price},"volatility":${num(v.volatility)},"baseline":${state.signals.previousBaseline},"ratio":${this.config.signals.breakoutRatio}}`,
-      )
+      head()
+      j.literal(L.breakout)
+      j.number(price)
+      j.literal(L.volatility)
+      j.number(v.volatility)
+      j.literal(L.baseline)
+      j.number(state.signals.previousBaseline)
+      j.literal(L.ratio)
+      j.number(this.config.signals.breakoutRatio)
+      j.literal(L.close)
+      out.emit(topic, state.key, j.view())
     }
   }
-}
-
-/** A number as JSON; NaN (undefined so far) and null as null. */
-function num(x: number | null): string {
-  return x === null || !Number.isFinite(x) ? 'null' : String(x)
-}
-
-/** One `volatility` record. */
-function volatilityJson(ts: string, quotedSymbol: string, price: number, v: IndicatorNumbers, window: number): string {
-  return (
-    `{"ts":"${ts}","symbol":${quotedSymbol},"price":${price},"ema":${num(v.ema)},"sma":${num(v.sma)}` +
-    `,"volatility":${num(v.volatility)},"price_std":${num(v.priceStd)},"zscore":${num(v.zscore)}` +
-    `,"outlier":${v.outlier},"window":${window},"count":${v.count}}`
-  )
-}
-
-/** One `bars.<interval>` record. */
-function barJson(b: Bar): string {
-  return (
-    `{"symbol":${jsonString(b.symbol)},"interval":"${b.interval}","start":"${formatPriceTs(b.start)}","end":"${formatPriceTs(b.end)}"` +
-    `,"open":${b.open},"high":${b.high},"low":${b.low},"close":${b.close},"volume":${b.volume},"vwap":${num(b.vwap)},"trades":${b.trades}}`
-  )
 }
 
 // The settings a snapshot depends on: restoring under others would silently change results.

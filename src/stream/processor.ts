@@ -24,8 +24,11 @@ export type DeadLetterKind = 'invalid' | 'late'
 
 /** Where a processor sends its results. */
 export interface Emitter {
-  /** An output record, partitioned by `key` like Kafka's default partitioner. */
-  emit(topic: string, key: string, value: string): void
+  /**
+   * An output record, partitioned by `key` like Kafka's default partitioner. Buffers are copied at
+   * once, so the caller may reuse them (a key or value view of the input record, a writer's view).
+   */
+  emit(topic: string, key: string | Buffer, value: string | Buffer): void
   /** Sends the record being processed to `dlq.<input topic>` with the reason. */
   deadLetter(reason: string, kind: DeadLetterKind): void
 }

@@ -147,13 +147,17 @@ export class Task implements Emitter {
     return this.processor.maxEventTime
   }
 
-  emit(topic: string, key: string, value: string): void {
+  emit(topic: string, key: string | Buffer, value: string | Buffer): void {
     if (this.replaying) return
     const partitions = this.ctx.partitionsOf.get(topic) ?? 1
-    let keyBytes = this.keyCache.get(key)
-    if (keyBytes === undefined) {
-      keyBytes = Buffer.from(key)
-      if (this.keyCache.size < 100_000) this.keyCache.set(key, keyBytes)
+    let keyBytes: Buffer | undefined
+    if (typeof key !== 'string') keyBytes = key
+    else {
+      keyBytes = this.keyCache.get(key)
+      if (keyBytes === undefined) {
+        keyBytes = Buffer.from(key)
+        if (this.keyCache.size < 100_000) this.keyCache.set(key, keyBytes)
+      }
     }
     const partition = (murmur2(keyBytes) & 0x7fffffff) % partitions
     this.pending.add(topic, partition, keyBytes, value, this.current?.timestamp ?? Date.now())
