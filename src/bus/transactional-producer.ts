@@ -56,10 +56,16 @@ export class TransactionRecords {
   private readonly partitions = new Map<string, Map<number, BatchBuilder[]>>()
   private readonly perTopic = new Map<string, number>()
   private records = 0
+  private bound = 0
 
   /** Records added. */
   get count(): number {
     return this.records
+  }
+
+  /** An upper bound of the bytes of the records added. */
+  get bytes(): number {
+    return this.bound
   }
 
   /** Appends a record to `topic`/`partition`. */
@@ -83,6 +89,7 @@ export class TransactionRecords {
     if (last.count > 0 && last.size + size > MAX_BATCH_BYTES) builders.push((last = new BatchBuilder()))
     last.append(key, value, timestamp, headers)
     this.records++
+    this.bound += size
     this.perTopic.set(topic, (this.perTopic.get(topic) ?? 0) + 1)
   }
 

@@ -3,8 +3,11 @@
  *
  * Loop: join the group → open a {@link Task} per assigned partition (fence the previous owner,
  * restore its checkpoint) → fetch, process, commit in transactions → on a rebalance, commit what
- * is pending and rejoin. The fetch of the next round overlaps the commit of the previous one;
- * a task commits at most one transaction at a time, so memory stays bounded by one fetch round.
+ * is pending and rejoin. Fetching and processing go on while a task's transaction commits: a task
+ * commits at most one transaction at a time, and when one ends it starts the next with what was
+ * processed meanwhile, so a record waits for at most the commit in flight and its own. A task
+ * holding more than {@link MAX_PENDING_BYTES} of uncommitted output stops the fetching until its
+ * commit is done, which bounds memory.
  */
 import { ensureTopic, openAdmin } from '../bus/admin.ts'
 import type { BusConfig } from '../bus/client.ts'
@@ -157,10 +160,8 @@ export async function runProcessor(
           await Promise.race([member.rebalance(), abortPromise(signal), sleep(fetchMaxWaitMs)])
           continue
         }
-        let anyInflight = false
-        for (const t of tasks.values()) if (t.inflight !== undefined) anyInflight = true
         const fetched = await fetchRound(cluster, definition.input, leaders, tasks, {
-          maxWaitMs: anyInflight ? 0 : fetchMaxWaitMs,
+          maxWaitMs: fetchMaxWaitMs,
           partitionMaxBytes,
           metrics,
         })
@@ -193,8 +194,11 @@ export async function runProcessor(
           }
         }
         for (const task of tasks.values()) {
-          if (task.inflight !== undefined) await task.inflight
-          if (task.failure === undefined && task.dirty) void task.commit()
+          // A task commits again by itself when its transaction ends (see Task.commit).
+          if (task.failure === undefined && task.inflight === undefined && task.dirty) void task.commit()
+        }
+        for (const task of tasks.values()) {
+          if (task.inflight !== undefined && task.pendingBytes >= MAX_PENDING_BYTES) await task.inflight
         }
         for (const [p, task] of tasks) {
           if (task.failure === undefined) continue
@@ -225,6 +229,9 @@ export async function runProcessor(
   }
   return stats
 }
+
+/** Uncommitted output of a task above which fetching waits for its commit in flight. */
+export const MAX_PENDING_BYTES = 16 * 1024 * 1024
 
 /** How often the runtime looks for partitions added to its input. */
 export const METADATA_CHECK_MS = 10_000

@@ -187,6 +187,11 @@ export class Task implements Emitter {
     this.processor.advanceTo?.(watermark, this)
   }
 
+  /** Bytes of output records waiting for the next transaction (an upper bound). */
+  get pendingBytes(): number {
+    return this.pending.bytes
+  }
+
   /** True when a transaction has something to commit. */
   get dirty(): boolean {
     return this.pending.count > 0 || this.position !== this.committedPosition || this.punctuations.length > 0
@@ -194,8 +199,10 @@ export class Task implements Emitter {
 
   /**
    * Commits what was processed since the last commit, with the consumed offset, in one
-   * transaction; includes a snapshot when the checkpoint interval has passed. On failure the
-   * task records it in {@link failure} (the caller reopens or drops the task).
+   * transaction; includes a snapshot when the checkpoint interval has passed. When it has
+   * committed and more was processed meanwhile, the next transaction starts at once. On failure
+   * the task records it in {@link failure} (the caller reopens or drops the task). Call it only
+   * with no commit in flight.
    */
   commit(): Promise<void> {
     const records = this.pending
@@ -256,16 +263,20 @@ export class Task implements Emitter {
       this.ctx.metrics.transactions('aborted', 1)
       await this.producer.abort()
     })
-    this.inflight = promise.finally(() => {
-      if (this.inflight === tracked) this.inflight = undefined
+    const tracked: Promise<void> = promise.then(() => {
+      if (this.inflight !== tracked) return undefined
+      this.inflight = undefined
+      // What was processed while this one committed goes next, without waiting for the loop.
+      if (this.failure === undefined && this.dirty) return this.commit()
+      return undefined
     })
-    const tracked = this.inflight
+    this.inflight = tracked
     return tracked
   }
 
-  /** Waits for the commit in flight, then commits what is left. */
+  /** Waits until everything processed so far is committed (or a commit failed). */
   async flush(): Promise<void> {
-    if (this.inflight !== undefined) await this.inflight
+    while (this.inflight !== undefined) await this.inflight
     if (this.failure === undefined && this.dirty) await this.commit()
   }
 
