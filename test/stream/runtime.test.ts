@@ -321,3 +321,42 @@ test('partitions added to the input are picked up by a running processor, with t
     ],
   )
 })
+
+test('records go on being fetched and processed while a commit is in flight, and are committed next', async (t) => {
+  const broker = await startTestBroker(t)
+  await createTopic(broker, 'in', 1)
+  const address = broker.address
+  const first = makeInputs(0, 10, ['a'])
+  await produceValues(address, 0, first.values)
+  const run = start(address)
+  await eventually(async () => (await outputs(address)).length === 10, 60_000, 'the first outputs committed')
+
+  // Hold the next EndTxn: that transaction stays in flight until released.
+  const coordinator = broker.context.transactions
+  const endTxn = coordinator.endTxn.bind(coordinator)
+  let release: () => void = () => undefined
+  const held = new Promise<void>((resolve) => (release = resolve))
+  let holding = 0
+  coordinator.endTxn = async (...args) => {
+    holding++
+    await held
+    return endTxn(...args)
+  }
+  t.after(() => release())
+  const second = makeInputs(10, 10, ['a'])
+  await produceValues(address, 0, second.values)
+  await eventually(() => holding === 1, 60_000, 'a commit of the second records to be in flight')
+  const third = makeInputs(20, 10, ['a'])
+  await produceValues(address, 0, third.values)
+  await eventually(() => run.stats.processed === 30, 60_000, 'the third records processed while the commit waits')
+  assert.equal(holding, 1, 'no second transaction while the first is in flight')
+  assert.equal((await outputs(address)).length, 10, 'nothing more is committed yet')
+
+  release()
+  await eventually(async () => (await outputs(address)).length === 30, 60_000, 'everything committed')
+  await run.stop()
+  assertExactlyOnce(
+    await outputs(address),
+    new Map([['a', [...first.byKey.get('a')!, ...second.byKey.get('a')!, ...third.byKey.get('a')!]]]),
+  )
+})
