@@ -13,14 +13,37 @@
  * | min, max   | over the last N prices (fewer at the start)               | `s.rolling(N, min_periods=1).min()/.max()`       |
  *
  * The z-score excludes x from its window: with x included abs(z) ≤ (n−1)/√n, so a small window
- * could never flag. Rolling moments stay within ~1e-12 of a two-pass computation however long the
- * run (rolling.ts); pandas' own rolling std drifts far more on long runs, which
- * scripts/pandas/indicators.py reports. Min/max use van Herk / Gil-Werman blocks (min-max.ts).
+ * could never flag.
+ *
+ * One class does all of it, with every piece of state in its own fields and one ring buffer (V8
+ * then keeps a tick to a few dozen loads and stores; the same operators composed from separate
+ * classes measured 40% slower). How:
+ *
+ * - Rolling moments (prices, and log returns): each value enters as a = x − K for a shift K, into
+ *   plain sums S1 = Σa and S2 = Σa², and leaves as the same two doubles subtracted. M2 = Σ(x −
+ *   mean)² = S2 − S1²/n. Add/remove updates let rounding errors pile up (pandas' rolling std drifts
+ *   up to 1e-4 relative on long runs, see scripts/pandas/indicators.py), so the sums are recomputed
+ *   exactly from the ring, with K reset to the window's mean, at least every P = min(N, 1024)
+ *   values: for N ≤ 1024 in the same backward pass as the min/max blocks below. The error of S2 is
+ *   then at most ~4P·ε·S2max, S2max its largest value since the last recomputation; and whenever
+ *   S2max exceeds R·M2 (R = 256: a loud stretch left the window, or the mean drifted ~16 std away
+ *   from K) the sums are recomputed at once. So the relative error of M2 stays below 4P·R·ε —
+ *   1e-11 at N = 100, 1.2e-10 for N ≥ 1024, in the worst case; typically ~√P times less — however
+ *   long the run (test/analytics/indicators.test.ts measures it against exact values).
+ * - A window whose values are all equal (tracked as the run of equal trailing values) has variance
+ *   exactly 0 and mean exactly that value, as pandas does (GH#42064), so z-scores against a flat
+ *   window are "undefined", never a huge number divided by rounding noise.
+ * - Min/max by van Herk / Gil-Werman blocks rather than monotonic deques: the window ending at ring
+ *   slot h is the current block's prefix (slots 0..h, whose min/max is kept in two numbers) and the
+ *   previous block's suffix (slots h+1..N−1), whose min/max per start slot is computed in one
+ *   backward pass each time the ring wraps. No data-dependent loop per value (deques' pop loops
+ *   cost about 45 ns per tick in a prototype, these blocks 15-20 ns).
+ * - Every piece of derived state (the suffix extrema, the run, mean and std) is a function of the
+ *   ring and the saved sums, so a checkpoint stores the prices and the sums and a restore
+ *   recomputes the rest: bit-identical continuation.
  */
 import { ErrorCodes, TickflowError } from '../errors.ts'
-import { Ema, emaAlpha } from './ema.ts'
-import { WindowExtrema } from './min-max.ts'
-import { RollingMoments } from './rolling.ts'
+import { emaAlpha } from './ema.ts'
 
 /** Indicator parameters; build one with {@link indicatorConfig}. */
 export interface IndicatorConfig {
@@ -146,7 +169,7 @@ export function newIndicatorNumbers(): IndicatorNumbers {
 // Saved-state layout (Float64Array): a header, then the last min(count, window+1) prices, oldest
 // first. Log returns are not stored: Math.log is deterministic, so ln pₜ − ln pₜ₋₁ recomputed from
 // the prices is the very double the live operator pushed.
-const STATE_VERSION = 1
+const STATE_VERSION = 2
 const S_VERSION = 0
 const S_WINDOW = 1
 const S_SPAN = 2
@@ -154,23 +177,67 @@ const S_ADJUST = 3
 const S_COUNT = 4
 const S_EMA_A = 5
 const S_EMA_B = 6
-const S_PRICE_SUMS = 7 // shift, S1, c1, S2, c2 of the price window
-const S_RETURN_SUMS = 12 // the same for the log-return window
-const S_PRICES = 17
+const S_PRICE_SUMS = 7 // K, S1, S2, S2max of the price window
+const S_RETURN_SUMS = 11 // the same for the log-return window
+const S_PRICES = 15
+
+/** Sums are recomputed at least this often (and at every wrap of the ring when the window is smaller). */
+const RECOMPUTE_PERIOD = 1024
+/** Sums are recomputed at once when S2max > RECOMPUTE_RATIO · M2. */
+const RECOMPUTE_RATIO = 256
+
+// Ring slot layout: 4 numbers per slot, so a tick touches one or two cache lines.
+const PRICE = 0
+const RETURN = 1
+const SUFFIX_MAX = 2
+const SUFFIX_MIN = 3
+const STRIDE = 4
 
 /** All indicators of one symbol. Not thread-safe; one instance per symbol. */
 export class SymbolIndicators {
   readonly config: IndicatorConfig
-  private readonly window: number
+  private readonly n: number
+  private readonly invN: number
+  private readonly invN1: number
   private readonly zThreshold: number
   private readonly minPoints: number
-  private readonly ema: Ema
-  private readonly prices: RollingMoments
-  private readonly returns: RollingMoments
-  private readonly extrema: WindowExtrema
+  private readonly alpha: number
+  private readonly decay: number
+  private readonly adjust: boolean
+  /** EMA: recursive form, the EMA; normalised form, its numerator (see ema.ts). */
+  private emaA = 0
+  /** Normalised form: the EMA's denominator (0 in the recursive form). */
+  private emaB = 0
+  /** Slot j: price, log return, max and min of slots j..N−1 as of the last wrap. */
+  private readonly ring: Float64Array
+  /** The slot the next price goes to. */
+  private head = 0
   private count = 0
+  /** Prices and returns in their windows (≤ N). */
+  private size = 0
+  private rsize = 0
+  /** Whether the slots after the current block hold the previous block (a wrap happened). */
+  private full = false
+  // Price window: shift, sums, largest S2 since the last recomputation, trailing run of equal
+  // prices (capped at N) and the last price; mean and std of the window as it stands.
+  private k = 0
+  private s1 = 0
+  private s2 = 0
+  private s2max = 0
+  private run = 0
+  private last = NaN
+  private mean = NaN
+  private std = NaN
+  // Log-return window: shift, sums, largest S2.
+  private kr = 0
+  private r1 = 0
+  private r2 = 0
+  private r2max = 0
   /** ln of the last price. */
   private lastLog = 0
+  /** Max / min of the current block. */
+  private preMax = NaN
+  private preMin = NaN
   /** The price just before the window (the last one evicted), for the saved state. */
   private beforeWindow = NaN
   /** update()'s unboxed intermediate record. */
@@ -178,17 +245,16 @@ export class SymbolIndicators {
 
   constructor(config: IndicatorConfig) {
     this.config = indicatorConfig(config)
-    this.window = this.config.window
+    const n = this.config.window
+    this.n = n
+    this.invN = 1 / n
+    this.invN1 = 1 / (n - 1)
     this.zThreshold = this.config.zThreshold
     this.minPoints = this.config.minPoints
-    this.ema = new Ema(this.config.emaSpan, this.config.emaAdjust)
-    // One buffer, 4 numbers per ring slot: price, log return, suffix max, suffix min. A tick reads
-    // and writes one slot of each, so with many symbols it touches one or two cache lines, not four.
-    const n = this.window
-    const buf = new Float64Array(4 * n)
-    this.prices = new RollingMoments(n, buf, 0, 4)
-    this.returns = new RollingMoments(n, buf, 1, 4)
-    this.extrema = new WindowExtrema({ buf, cap: n, stride: 4, value: 0, max: 2, min: 3 })
+    this.alpha = emaAlpha(this.config.emaSpan)
+    this.decay = 1 - this.alpha
+    this.adjust = this.config.emaAdjust
+    this.ring = new Float64Array(STRIDE * n)
   }
 
   /** Ticks seen. */
@@ -224,42 +290,237 @@ export class SymbolIndicators {
   /** As {@link update}, with NaN where update writes null: allocation-free, the fastest form. */
   updateNumbers(price: number, out: IndicatorNumbers): void {
     if (!(price > 0 && price < Infinity)) throw invalid(`price must be a finite number > 0, got ${price}`)
-    const p = this.prices
-    const n = this.window
+    const n = this.n
+    const ring = this.ring
     // The z-score uses the window as it stands before this price: std is NaN below 2 prices and 0
     // for a flat window, where the z-score is undefined.
     let zscore = NaN
     let outlier = false
-    const std = p.std
+    const std = this.std
     if (std > 0) {
-      zscore = p.deviation(price) / std
+      // x − mean from the shifted sums: accurate to the std's scale, where x − mean itself would
+      // carry an error of one ulp of the mean.
+      const size = this.size
+      zscore = (price - this.k - this.s1 * (size === n ? this.invN : 1 / size)) / std
       outlier = this.count >= this.minPoints && Math.abs(zscore) > this.zThreshold
     }
-    const evicting = p.size === n
-    const slot = p.head
-    if (evicting) this.beforeWindow = p.valueAt(slot)
-    p.push(price)
-    this.extrema.push(slot, evicting)
+    // ln p first: Math.log is a call, and starting it early lets its latency overlap the rest.
     const lp = Math.log(price)
-    const r = this.returns
-    if (this.count > 0) r.push(lp - this.lastLog)
+    const h = this.head
+    const count = this.count
+    if (h === 0 && count > 0) this.wrap()
+    else if (n > RECOMPUTE_PERIOD && count % RECOMPUTE_PERIOD === 0 && count > 0) this.recompute()
+    const at = h * STRIDE
+    // Price window.
+    const evicting = this.size === n
+    let a = price - this.k
+    if (evicting) {
+      const old = ring[at + PRICE]
+      this.beforeWindow = old
+      const b = old - this.k
+      this.s1 += a - b
+      this.s2 += a * a - b * b
+    } else {
+      if (this.size === 0) {
+        // The first value is the shift: its terms are exactly 0.
+        this.k = price
+        a = 0
+      }
+      this.size++
+      this.s1 += a
+      this.s2 += a * a
+    }
+    if (this.s2 > this.s2max) this.s2max = this.s2
+    ring[at + PRICE] = price
+    // Log-return window: slot h holds the return into the price at slot h.
+    if (count > 0) {
+      const r = lp - this.lastLog
+      let c = r - this.kr
+      if (this.rsize === n) {
+        const b = ring[at + RETURN] - this.kr
+        this.r1 += c - b
+        this.r2 += c * c - b * b
+      } else {
+        if (this.rsize === 0) {
+          this.kr = r
+          c = 0
+        }
+        this.rsize++
+        this.r1 += c
+        this.r2 += c * c
+      }
+      if (this.r2 > this.r2max) this.r2max = this.r2
+      ring[at + RETURN] = r
+    }
     this.lastLog = lp
-    const count = ++this.count
-    out.count = count
-    out.ema = this.ema.update(price)
-    const full = count >= n
-    out.sma = full ? p.mean : NaN
-    out.priceStd = full ? p.std : NaN
-    out.volatility = r.size === n ? r.std : NaN
+    // Min/max: the current block's prefix, and the previous block's suffix after slot h.
+    let max: number
+    let min: number
+    if (h === 0) {
+      max = price
+      min = price
+    } else {
+      max = this.preMax
+      min = this.preMin
+      if (price > max) max = price
+      if (price < min) min = price
+    }
+    this.preMax = max
+    this.preMin = min
+    const next = h + 1
+    if (this.full && next < n) {
+      const suffixMax = ring[at + STRIDE + SUFFIX_MAX]
+      const suffixMin = ring[at + STRIDE + SUFFIX_MIN]
+      if (suffixMax > max) max = suffixMax
+      if (suffixMin < min) min = suffixMin
+    }
+    this.head = next === n ? 0 : next
+    if (price === this.last) {
+      if (this.run < n) this.run++
+    } else {
+      this.run = 1
+      this.last = price
+    }
+    this.count = count + 1
+    this.settle(true)
+    let volatility = NaN
+    if (this.rsize === n) {
+      let m2 = this.r2 - this.r1 * this.r1 * this.invN
+      if (m2 * RECOMPUTE_RATIO < this.r2max) {
+        this.recompute()
+        m2 = this.r2 - this.r1 * this.r1 * this.invN
+      }
+      volatility = Math.sqrt((m2 > 0 ? m2 : 0) * this.invN1)
+    }
+    // The EMA exactly as ema.ts computes it (inlined: this is the hot path).
+    let ema: number
+    if (this.adjust) {
+      this.emaA = price + this.decay * this.emaA
+      this.emaB = 1 + this.decay * this.emaB
+      ema = this.emaA / this.emaB
+    } else {
+      if (count === 0) this.emaA = price
+      else if (this.emaA !== price) this.emaA = this.decay * this.emaA + this.alpha * price
+      ema = this.emaA
+    }
+    out.count = count + 1
+    out.ema = ema
+    const windowFull = count + 1 >= n
+    out.sma = windowFull ? this.mean : NaN
+    out.priceStd = windowFull ? this.std : NaN
+    out.volatility = volatility
     out.zscore = zscore
     out.outlier = outlier
-    out.min = this.extrema.min
-    out.max = this.extrema.max
+    out.min = min
+    out.max = max
   }
 
-  /** Doubles in {@link saveState}'s result: 17 + min(ticks, window + 1). */
+  /** Mean and std of the price window from the sums; recomputes them first when too inexact. */
+  private settle(mayRecompute: boolean): void {
+    const size = this.size
+    if (this.run >= size) {
+      this.mean = this.last
+      this.std = size > 1 ? 0 : NaN
+      return
+    }
+    // A full window multiplies by precomputed reciprocals (division is the slowest step here);
+    // that costs at most an ulp, and restore runs this same code, so results stay bit-identical.
+    const full = size === this.n
+    const inv = full ? this.invN : 1 / size
+    let m2 = this.s2 - this.s1 * this.s1 * inv
+    // `!(m2·R > …)` is also true for NaN.
+    if (mayRecompute && !(m2 * RECOMPUTE_RATIO >= this.s2max)) {
+      this.recompute()
+      m2 = this.s2 - this.s1 * this.s1 * inv
+    }
+    this.mean = this.k + this.s1 * inv
+    this.std = Math.sqrt((m2 > 0 ? m2 : 0) * (full ? this.invN1 : 1 / (size - 1)))
+  }
+
+  /**
+   * The ring just filled its last slot (a block of N prices is complete): the suffix extrema of
+   * that block, and both windows' sums recomputed exactly around new shifts, in one backward pass.
+   */
+  private wrap(): void {
+    const ring = this.ring
+    const n = this.n
+    const k = this.k + this.s1 * this.invN
+    const rsize = this.rsize
+    const kr = rsize > 0 ? this.kr + this.r1 / rsize : 0
+    // Before the first wrap, slot 0 holds no return (the first price has none).
+    const firstReturn = rsize === n ? 0 : 1
+    let max = -Infinity
+    let min = Infinity
+    let s1 = 0
+    let s2 = 0
+    let r1 = 0
+    let r2 = 0
+    for (let j = n - 1; j >= 0; j--) {
+      const at = j * STRIDE
+      const x = ring[at + PRICE]
+      if (x > max) max = x
+      if (x < min) min = x
+      ring[at + SUFFIX_MAX] = max
+      ring[at + SUFFIX_MIN] = min
+      const a = x - k
+      s1 += a
+      s2 += a * a
+      if (j >= firstReturn) {
+        const c = ring[at + RETURN] - kr
+        r1 += c
+        r2 += c * c
+      }
+    }
+    this.full = true
+    this.k = k
+    this.s1 = s1
+    this.s2 = s2
+    this.s2max = s2
+    this.kr = kr
+    this.r1 = r1
+    this.r2 = r2
+    this.r2max = r2
+  }
+
+  /** Both windows' sums recomputed exactly around their current means. */
+  private recompute(): void {
+    const ring = this.ring
+    const n = this.n
+    const size = this.size
+    const rsize = this.rsize
+    // Window slots: every slot once the ring is full, else 0..size−1 (prices) and 1..rsize (returns).
+    const k = size > 0 ? this.k + this.s1 / size : 0
+    const kr = rsize > 0 ? this.kr + this.r1 / rsize : 0
+    let s1 = 0
+    let s2 = 0
+    let r1 = 0
+    let r2 = 0
+    for (let j = 0; j < n; j++) {
+      const at = j * STRIDE
+      if (size === n || j < size) {
+        const a = ring[at + PRICE] - k
+        s1 += a
+        s2 += a * a
+      }
+      if (rsize === n || (j >= 1 && j <= rsize)) {
+        const c = ring[at + RETURN] - kr
+        r1 += c
+        r2 += c * c
+      }
+    }
+    this.k = k
+    this.s1 = s1
+    this.s2 = s2
+    this.s2max = s2
+    this.kr = kr
+    this.r1 = r1
+    this.r2 = r2
+    this.r2max = r2
+  }
+
+  /** Doubles in {@link saveState}'s result: 15 + min(ticks, window + 1). */
   get stateLength(): number {
-    return S_PRICES + Math.min(this.count, this.window + 1)
+    return S_PRICES + Math.min(this.count, this.n + 1)
   }
 
   /**
@@ -274,24 +535,32 @@ export class SymbolIndicators {
 
   /**
    * Writes the state at `target[offset..offset + stateLength)` and returns stateLength: version,
-   * window, EMA span, EMA form, tick count, the EMA's two accumulators, the shift and compensated
-   * sums of the price and log-return windows, then the last min(ticks, window+1) prices.
+   * window, EMA span, EMA form, tick count, the EMA's two accumulators, the shift, sums and largest
+   * S2 of the price and log-return windows, then the last min(ticks, window+1) prices.
    */
   saveStateInto(target: Float64Array, offset: number): number {
     const len = this.stateLength
     if (offset < 0 || offset + len > target.length) throw invalid('state target too small')
     target[offset + S_VERSION] = STATE_VERSION
-    target[offset + S_WINDOW] = this.window
+    target[offset + S_WINDOW] = this.n
     target[offset + S_SPAN] = this.config.emaSpan
     target[offset + S_ADJUST] = this.config.emaAdjust ? 1 : 0
     target[offset + S_COUNT] = this.count
-    target[offset + S_EMA_A] = this.ema.a
-    target[offset + S_EMA_B] = this.ema.b
-    this.prices.saveSums(target, offset + S_PRICE_SUMS)
-    this.returns.saveSums(target, offset + S_RETURN_SUMS)
+    target[offset + S_EMA_A] = this.emaA
+    target[offset + S_EMA_B] = this.emaB
+    target[offset + S_PRICE_SUMS] = this.k
+    target[offset + S_PRICE_SUMS + 1] = this.s1
+    target[offset + S_PRICE_SUMS + 2] = this.s2
+    target[offset + S_PRICE_SUMS + 3] = this.s2max
+    target[offset + S_RETURN_SUMS] = this.kr
+    target[offset + S_RETURN_SUMS + 1] = this.r1
+    target[offset + S_RETURN_SUMS + 2] = this.r2
+    target[offset + S_RETURN_SUMS + 3] = this.r2max
     let at = offset + S_PRICES
-    if (this.count > this.window) target[at++] = this.beforeWindow
-    this.prices.copyValues(target, at)
+    if (this.count > this.n) target[at++] = this.beforeWindow
+    // The window, oldest first: the price of tick i (from 0) is in slot i mod N.
+    const size = this.size
+    for (let i = this.count - size; i < this.count; i++) target[at++] = this.ring[(i % this.n) * STRIDE + PRICE]
     return len
   }
 
@@ -302,7 +571,7 @@ export class SymbolIndicators {
    */
   static restore(config: IndicatorConfig, state: Float64Array): SymbolIndicators {
     const op = new SymbolIndicators(config)
-    const n = op.window
+    const n = op.n
     if (!(state instanceof Float64Array) || state.length < S_PRICES) throw invalid('indicator state too short')
     if (state[S_VERSION] !== STATE_VERSION) throw invalid(`unknown indicator state version ${state[S_VERSION]}`)
     if (state[S_WINDOW] !== n || state[S_SPAN] !== op.config.emaSpan) {
@@ -323,22 +592,66 @@ export class SymbolIndicators {
     if (count > 0 && (op.config.emaAdjust ? !(state[S_EMA_B] >= 1) : state[S_EMA_B] !== 0)) {
       throw invalid('bad EMA accumulators in indicator state')
     }
-    const end = S_PRICES + m
+    if (!(state[S_PRICE_SUMS + 2] >= 0 && state[S_RETURN_SUMS + 2] >= 0)) {
+      throw invalid('negative sums of squares in indicator state')
+    }
     op.count = count
-    op.ema.setState(count, state[S_EMA_A], state[S_EMA_B])
-    op.prices.load(state, end - Math.min(count, n), end, state[S_PRICE_SUMS], state, S_PRICE_SUMS + 1)
-    op.extrema.rebuild(op.prices.size)
+    op.emaA = state[S_EMA_A]
+    op.emaB = state[S_EMA_B]
+    op.k = state[S_PRICE_SUMS]
+    op.s1 = state[S_PRICE_SUMS + 1]
+    op.s2 = state[S_PRICE_SUMS + 2]
+    op.s2max = state[S_PRICE_SUMS + 3]
+    op.kr = state[S_RETURN_SUMS]
+    op.r1 = state[S_RETURN_SUMS + 1]
+    op.r2 = state[S_RETURN_SUMS + 2]
+    op.r2max = state[S_RETURN_SUMS + 3]
+    op.size = Math.min(count, n)
+    op.rsize = Math.max(0, Math.min(count - 1, n))
+    op.head = count % n
+    op.full = count > n
     if (count > n) op.beforeWindow = state[S_PRICES]
-    // Returns exactly as update() computed them: ln pₜ − ln pₜ₋₁ from two Math.log results.
-    const returns = new Float64Array(Math.max(0, m - 1))
+    // Prices and returns back in their slots: tick i (from 0) is state[S_PRICES + i − first].
+    const first = count - m
     let prevLog = m > 0 ? Math.log(state[S_PRICES]) : 0
-    for (let i = 1; i < m; i++) {
-      const lp = Math.log(state[S_PRICES + i])
-      returns[i - 1] = lp - prevLog
+    for (let i = first; i < count; i++) {
+      const p = state[S_PRICES + i - first]
+      const lp = i === first ? prevLog : Math.log(p)
+      const at = (i % n) * STRIDE
+      if (i >= count - op.size) op.ring[at + PRICE] = p
+      // Returns exactly as update() computed them: ln pₜ − ln pₜ₋₁ from two Math.log results.
+      if (i > first) op.ring[at + RETURN] = lp - prevLog
       prevLog = lp
     }
-    op.returns.load(returns, 0, returns.length, state[S_RETURN_SUMS], state, S_RETURN_SUMS + 1)
     op.lastLog = prevLog
+    // The suffix extrema of the previous block, for the slots not overwritten since the wrap (the
+    // only ones read before the next), and the current block's prefix extrema.
+    const h = op.head
+    if (op.full) {
+      let max = -Infinity
+      let min = Infinity
+      for (let j = n - 1; j >= h; j--) {
+        const x = op.ring[j * STRIDE + PRICE]
+        if (x > max) max = x
+        if (x < min) min = x
+        op.ring[j * STRIDE + SUFFIX_MAX] = max
+        op.ring[j * STRIDE + SUFFIX_MIN] = min
+      }
+    }
+    for (let j = 0; j < h; j++) {
+      const x = op.ring[j * STRIDE + PRICE]
+      if (j === 0 || x > op.preMax) op.preMax = x
+      if (j === 0 || x < op.preMin) op.preMin = x
+    }
+    // The run of equal trailing prices, and mean and std, exactly as the live operator left them.
+    const size = op.size
+    if (size > 0) {
+      op.last = state[state.length - 1]
+      let run = 0
+      while (run < size && state[state.length - 1 - run] === op.last) run++
+      op.run = run
+      op.settle(false)
+    }
     return op
   }
 }

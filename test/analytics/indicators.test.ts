@@ -597,6 +597,8 @@ test('restore() at random cut points continues bit-identically over long runs', 
     { window: 5, emaAdjust: true },
     { window: 20, emaSpan: 7.5, zThreshold: 2 },
     { window: 250, emaAdjust: true },
+    // Above the recomputation period: the sums are also recomputed every 1024 ticks.
+    { window: 1500 },
   ]
   for (const partial of configs) {
     const config = indicatorConfig(partial)
@@ -614,7 +616,7 @@ test('restore() at random cut points continues bit-identically over long runs', 
       reference.set(record(live, prices, pos, cut), pos * 9)
       pos = cut
       const state = live.saveState()
-      assert.equal(state.length, 17 + Math.min(cut, n + 1))
+      assert.equal(state.length, 15 + Math.min(cut, n + 1))
       assert.equal(live.stateLength, state.length)
       states.set(cut, state)
     }
@@ -647,7 +649,7 @@ test('saveStateInto packs states back to back; thresholds may change on restore'
     return op
   })
   const total = ops.reduce((s, op) => s + op.stateLength, 0)
-  assert.equal(total, 17 * 4 + 3 + 10 + 11 + 11)
+  assert.equal(total, 15 * 4 + 3 + 10 + 11 + 11)
   const buf = new Float64Array(total)
   let at = 0
   for (const op of ops) at += op.saveStateInto(buf, at)
@@ -673,7 +675,7 @@ test('restore() rejects a state that does not fit the config', () => {
   const out = newIndicatorValues()
   for (let i = 0; i < 25; i++) op.update(100 + (i % 4), out)
   const good = op.saveState()
-  assert.equal(good.length, 17 + 11)
+  assert.equal(good.length, 15 + 11)
   SymbolIndicators.restore(config, good) // fits
   const mutate = (i: number, v: number): Float64Array => {
     const s = good.slice()
@@ -687,11 +689,12 @@ test('restore() rejects a state that does not fit the config', () => {
     ['truncated', config, good.subarray(0, good.length - 1)],
     ['too long', config, Float64Array.from([...good, 100])],
     ['header only', config, good.subarray(0, 10)],
-    ['version', config, mutate(0, 2)],
+    ['version', config, mutate(0, 1)],
     ['count not an integer', config, mutate(4, 24.5)],
     ['count negative', config, mutate(4, -1)],
     ['count not matching the length', config, mutate(4, 5)],
     ['NaN sum', config, mutate(9, NaN)],
+    ['negative sum of squares', config, mutate(9, -1)],
     ['infinite EMA', config, mutate(5, Infinity)],
     ['negative price', config, mutate(good.length - 1, -100)],
     ['zero price', config, mutate(20, 0)],
@@ -702,10 +705,185 @@ test('restore() rejects a state that does not fit the config', () => {
   }
   // a fresh operator's state restores to a fresh operator
   const fresh = new SymbolIndicators(config).saveState()
-  assert.equal(fresh.length, 17)
+  assert.equal(fresh.length, 15)
   const again = SymbolIndicators.restore(config, fresh)
   const a = newIndicatorValues()
   again.update(100, a)
   assert.equal(a.count, 1)
   assert.equal(a.ema, 100)
+})
+
+// ---- window moments and extrema on data that breaks naive rolling updates ----
+
+/** mulberry32: a tiny seeded PRNG, independent of the code under test. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Named positive series: each breaks some naive rolling update. */
+function hardSeries(): Array<[string, number[]]> {
+  const u = rng(5)
+  const out: Array<[string, number[]]> = []
+  out.push(['1e6 + N(0,1e-3)-ish noise', Array.from({ length: 20_000 }, () => 1e6 + (u() - 0.5) * 1e-3)])
+  // loud (±50 around 300) then quiet (one cent moves), repeatedly
+  const loudQuiet: number[] = []
+  let cents = 30000
+  for (let k = 0; k < 40; k++) {
+    for (let i = 0; i < 300; i++) loudQuiet.push((cents = 30000 + Math.floor(u() * 10001) - 5000) / 100)
+    for (let i = 0; i < 700; i++) {
+      if (u() < 0.05) cents += u() < 0.5 ? -1 : 1
+      loudQuiet.push(cents / 100)
+    }
+  }
+  out.push(['loud stretches then one-cent moves', loudQuiet])
+  // a single huge spike in a quiet market, again and again: the variance collapses when it leaves
+  const spikes: number[] = []
+  cents = 10000
+  for (let i = 0; i < 30_000; i++) {
+    if (u() < 0.3) cents += u() < 0.5 ? -1 : 1
+    spikes.push(i % 3001 === 1000 ? 5000 : cents / 100)
+  }
+  out.push(['rare 50x spikes in a one-cent market', spikes])
+  // flat stretches longer and shorter than the windows, between random-walk moves
+  const flat: number[] = []
+  cents = 25000
+  for (let k = 0; k < 100; k++) {
+    const len = 1 + Math.floor(u() * 250)
+    for (let i = 0; i < len; i++) flat.push(cents / 100)
+    for (let i = 0; i < 50; i++) flat.push((cents += Math.floor(u() * 21) - 10) / 100)
+  }
+  out.push(['flat stretches', flat])
+  // a trend: the mean runs away from any fixed shift
+  out.push(['trend 100 → 10100 + noise', Array.from({ length: 50_000 }, (_, i) => 100 + i / 5 + u() * 0.01)])
+  out.push(['tiny values 1e-5 ± 1e-9', Array.from({ length: 10_000 }, () => 1e-5 + (u() - 0.5) * 2e-9)])
+  return out
+}
+
+test('sma, price std and volatility match a two-pass computation at every index, within the error bound', (t) => {
+  const out = newIndicatorNumbers()
+  for (const [name, xs] of hardSeries()) {
+    const logs = xs.map((x) => Math.log(x))
+    const returns = logs.map((l, i) => (i === 0 ? 0 : l - logs[i - 1]))
+    for (const n of [2, 3, 20, 100, 1000, 1500]) {
+      const op = new SymbolIndicators(indicatorConfig({ window: n }))
+      let worstMean = 0
+      let worstStd = 0
+      let worstVol = 0
+      for (let i = 0; i < xs.length; i++) {
+        op.updateNumbers(xs[i], out)
+        if (i + 1 < n) continue
+        const ref = twoPass(xs, i + 1 - n, i + 1)
+        const scale = Math.abs(ref.mean)
+        const eMean = Math.abs(out.sma - ref.mean) / scale
+        // Absolute floor: a std below ~1e-13 of the level is already rounding noise in the input.
+        const eStd = Math.abs(out.priceStd - ref.std) / Math.max(ref.std, 1e-13 * scale)
+        worstMean = Math.max(worstMean, eMean)
+        worstStd = Math.max(worstStd, eStd)
+        // S1's error is at most ~4·min(N, 1024)·ε·max|x − K|, far below an ulp of the level here.
+        assert.ok(eMean <= 1e-13, `${name} N=${n} i=${i}: sma ${out.sma} vs two-pass ${ref.mean}`)
+        // The module's bound on M2 is 4·min(N, 1024)·256·ε (1.2e-10), half of it on the std.
+        assert.ok(eStd <= 1e-10, `${name} N=${n} i=${i}: std ${out.priceStd} vs two-pass ${ref.std}`)
+        if (i >= n) {
+          const vol = twoPass(returns, i + 1 - n, i + 1).std
+          const eVol = Math.abs(out.volatility - vol) / Math.max(vol, 1e-15)
+          worstVol = Math.max(worstVol, eVol)
+          assert.ok(eVol <= 1e-10, `${name} N=${n} i=${i}: volatility ${out.volatility} vs two-pass ${vol}`)
+        }
+      }
+      t.diagnostic(
+        `${name}, N=${n}: worst relative error sma ${worstMean.toExponential(2)}, price std ${worstStd.toExponential(2)}, volatility ${worstVol.toExponential(2)}`,
+      )
+    }
+  }
+})
+
+test('a flat window has std exactly 0 and mean exactly its value, whatever came before', () => {
+  const op = new SymbolIndicators(indicatorConfig({ window: 5 }))
+  const out = newIndicatorNumbers()
+  for (const x of [300.01, 512.77, 100.5, 299.99, 300.02, 300.03]) op.updateNumbers(x, out)
+  for (let i = 0; i < 5; i++) {
+    op.updateNumbers(300.07, out)
+    if (i < 4) assert.ok(out.priceStd > 0)
+  }
+  assert.equal(out.priceStd, 0)
+  assert.equal(out.sma, 300.07)
+  op.updateNumbers(300.07, out)
+  assert.ok(Number.isNaN(out.zscore), 'no z-score against a flat window')
+  op.updateNumbers(300.08, out)
+  assert.ok(out.priceStd > 0)
+})
+
+test('the z-score is (x − mean)/std accurate to the std scale, not to an ulp of the level', () => {
+  const u = rng(9)
+  const xs = Array.from({ length: 5000 }, () => 1e6 + Math.floor(u() * 100) / 1e4)
+  const n = 40
+  const op = new SymbolIndicators(indicatorConfig({ window: n }))
+  const out = newIndicatorNumbers()
+  for (let i = 0; i < xs.length; i++) {
+    op.updateNumbers(xs[i], out)
+    if (i < 2) continue
+    const from = Math.max(0, i - n)
+    const x = xs[i]
+    // Σ(x − w)/n: each difference is exact (Sterbenz), the sum compensated
+    const deviation = sum(xs, from, i, (w) => x - w) / (i - from)
+    const sigma = twoPass(xs, from, i).std
+    if (!(sigma > 0)) continue
+    const want = deviation / sigma
+    assert.ok(Math.abs(out.zscore - want) <= 1e-9 * Math.abs(want) + 1e-9, `i=${i}: ${out.zscore} vs ${want}`)
+  }
+})
+
+test('min and max equal a scan of the window at every index', () => {
+  const u = rng(17)
+  let walk = 5000
+  const datasets: Array<[string, number[]]> = [
+    ['few distinct values (ties)', Array.from({ length: 3000 }, () => 1 + Math.floor(u() * 4))],
+    ['uniform', Array.from({ length: 3000 }, () => 1 + u() * 1000)],
+    ['random walk', Array.from({ length: 3000 }, () => (walk += Math.floor(u() * 21) - 10))],
+    ['increasing', Array.from({ length: 1000 }, (_, i) => 1 + i)],
+    ['decreasing', Array.from({ length: 1000 }, (_, i) => 2000 - i)],
+    ['sawtooth', Array.from({ length: 1000 }, (_, i) => 100 + (i % 13) - (i % 7))],
+  ]
+  const out = newIndicatorNumbers()
+  for (const [name, xs] of datasets) {
+    for (const n of [2, 3, 5, 16, 100, 999]) {
+      const op = new SymbolIndicators(indicatorConfig({ window: n }))
+      xs.forEach((x, i) => {
+        op.updateNumbers(x, out)
+        let min = Infinity
+        let max = -Infinity
+        for (let j = Math.max(0, i + 1 - n); j <= i; j++) {
+          min = Math.min(min, xs[j])
+          max = Math.max(max, xs[j])
+        }
+        assert.equal(out.min, min, `${name} N=${n} i=${i} min`)
+        assert.equal(out.max, max, `${name} N=${n} i=${i} max`)
+      })
+    }
+  }
+})
+
+test('the EMA is the Ema operator of the same span and form, bit for bit', () => {
+  const u = rng(77)
+  const out = newIndicatorNumbers()
+  for (const emaAdjust of [false, true]) {
+    for (const emaSpan of [1, 7.5, 100]) {
+      const op = new SymbolIndicators(indicatorConfig({ window: 10, emaSpan, emaAdjust }))
+      const ema = new Ema(emaSpan, emaAdjust)
+      let cents = 10000
+      for (let i = 0; i < 3000; i++) {
+        // flat stretches too: an EMA equal to the price is kept exactly
+        if (u() < 0.7) cents += Math.floor(u() * 5) - 2
+        const x = cents / 100
+        op.updateNumbers(x, out)
+        assert.ok(Object.is(out.ema, ema.update(x)), `span ${emaSpan} adjust ${emaAdjust} i ${i}`)
+      }
+    }
+  }
 })
