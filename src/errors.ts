@@ -45,6 +45,11 @@ export const ErrorCodes = {
   TRANSACTION: 'TICKFLOW_ERR_TRANSACTION',
   /** A checkpoint could not be read back or does not fit the processor. */
   CHECKPOINT: 'TICKFLOW_ERR_CHECKPOINT',
+  /**
+   * The database refused a statement or could not be reached; `retriable` when the connection
+   * failed or the server is restarting (the operation may be tried again).
+   */
+  DATABASE: 'TICKFLOW_ERR_DATABASE',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
