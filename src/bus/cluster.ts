@@ -89,9 +89,18 @@ export class KafkaCluster {
    * refreshes the broker list). A topic that does not exist is missing from the result.
    */
   async topics(names: string[]): Promise<Map<string, TopicLayout>> {
+    return this.metadata(names.map((name) => ({ name })))
+  }
+
+  /** The layout of every topic of the cluster. */
+  allTopics(): Promise<Map<string, TopicLayout>> {
+    return this.metadata(null)
+  }
+
+  private async metadata(topics: { name: string }[] | null): Promise<Map<string, TopicLayout>> {
     const response = await this.anyBroker((c) =>
       c.request(METADATA, METADATA_VERSION, writeMetadataRequest, readMetadataResponse, {
-        topics: names.map((name) => ({ name })),
+        topics,
         allowAutoTopicCreation: false,
       }),
     )

@@ -178,6 +178,34 @@ export function walkBatches(
   partition: number,
   onRecord: RecordCallback,
 ): { next: number; records: number } {
+  return walkBatchesWith(data, from, to, aborted, partition, (payload, count, base, baseTimestamp) =>
+    walkRecords(payload, count, base, baseTimestamp, from, to, partition, onRecord),
+  )
+}
+
+/** As {@link walkBatches}, handing out whole records: key, value and headers. */
+export function walkBatchesFull(
+  data: Buffer | null,
+  from: number,
+  to: number,
+  aborted: readonly { producerId: bigint | number; firstOffset: bigint | number }[] | null,
+  partition: number,
+  onRecord: FullRecordCallback,
+): { next: number; records: number } {
+  return walkBatchesWith(data, from, to, aborted, partition, (payload, count, base, baseTimestamp) =>
+    walkFullRecords(payload, count, base, baseTimestamp, from, to, partition, onRecord),
+  )
+}
+
+// The batch-level walk shared by both: `walk` gets each kept batch's decompressed records.
+function walkBatchesWith(
+  data: Buffer | null,
+  from: number,
+  to: number,
+  aborted: readonly { producerId: bigint | number; firstOffset: bigint | number }[] | null,
+  partition: number,
+  walk: (payload: Buffer, count: number, base: number, baseTimestamp: number) => number,
+): { next: number; records: number } {
   let next = from
   let records = 0
   if (data === null) return { next, records }
@@ -204,7 +232,7 @@ export function walkBatches(
     )
     const count = data.readInt32BE(start + Offsets.recordCount)
     const baseTimestamp = readInt64Number(data, start + Offsets.baseTimestamp)
-    records += walkRecords(payload, count, base, baseTimestamp, from, to, partition, onRecord)
+    records += walk(payload, count, base, baseTimestamp)
   }
   return { next, records }
 }
@@ -250,6 +278,79 @@ function walkRecords(
   }
   return handed
 }
+
+// The whole-record walk: as walkRecords, also reading the key and the headers.
+function walkFullRecords(
+  payload: Buffer,
+  count: number,
+  base: number,
+  baseTimestamp: number,
+  from: number,
+  to: number,
+  partition: number,
+  onRecord: FullRecordCallback,
+): number {
+  let q = 0
+  let handed = 0
+  const bad = (i: number, what: string): TickflowError =>
+    new TickflowError(ErrorCodes.PROTOCOL_MALFORMED, `record ${i} ${what} overruns its record in ${partition}`)
+  for (let i = 0; i < count; i++) {
+    const length = readVarint(payload, q)
+    q = varintEnd
+    const end = q + length
+    if (length < 0 || end > payload.length) throw bad(i, 'length')
+    q++ // attributes
+    const timestamp = baseTimestamp + readVarlong(payload, q)
+    q = varintEnd
+    const offset = base + readVarint(payload, q)
+    q = varintEnd
+    const keyLength = readVarint(payload, q)
+    q = varintEnd
+    if (keyLength > end - q) throw bad(i, 'key')
+    const key = keyLength < 0 ? null : payload.subarray(q, q + keyLength)
+    q += Math.max(0, keyLength)
+    const valueLength = readVarint(payload, q)
+    q = varintEnd
+    if (valueLength > end - q) throw bad(i, 'value')
+    const value = valueLength < 0 ? null : payload.subarray(q, q + valueLength)
+    q += Math.max(0, valueLength)
+    const headerCount = readVarint(payload, q)
+    q = varintEnd
+    const headers: [string, Buffer | null][] = []
+    for (let h = 0; h < headerCount; h++) {
+      const nameLength = readVarint(payload, q)
+      q = varintEnd
+      if (nameLength < 0 || nameLength > end - q) throw bad(i, 'header name')
+      const name = payload.toString('utf8', q, q + nameLength)
+      q += nameLength
+      const headerLength = readVarint(payload, q)
+      q = varintEnd
+      if (headerLength > end - q) throw bad(i, 'header value')
+      headers.push([name, headerLength < 0 ? null : payload.subarray(q, q + headerLength)])
+      q += Math.max(0, headerLength)
+    }
+    if (offset >= from && offset < to) {
+      onRecord({ partition, offset, timestamp, key, value, headers })
+      handed++
+    }
+    q = end
+  }
+  return handed
+}
+
+/** A whole record; key, value and header values are views into the fetched data. */
+export interface FullRecord {
+  partition: number
+  offset: number
+  timestamp: number
+  key: Buffer | null
+  value: Buffer | null
+  /** Name and value (null for a header without one). */
+  headers: [string, Buffer | null][]
+}
+
+/** Receives one whole record (see {@link walkBatchesFull}). */
+export type FullRecordCallback = (record: FullRecord) => void
 
 /** Receives one record: its value bytes (a view into the fetched data), position and timestamp. */
 export type RecordCallback = (value: Buffer | null, partition: number, offset: number, timestamp: number) => void

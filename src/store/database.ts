@@ -36,7 +36,19 @@ export interface Database extends Sql {
   readonly schema: string
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>
+  /**
+   * Takes the advisory lock named `key` for as long as it is held (a session of its own on a
+   * server), or returns undefined when someone else holds it.
+   */
+  tryLock(key: string): Promise<DatabaseLock | undefined>
   close(): Promise<void>
+}
+
+/** An advisory lock held by {@link Database.tryLock}. */
+export interface DatabaseLock {
+  /** False once the session holding it is gone (the server restarted): the lock may be anyone's. */
+  readonly held: boolean
+  release(): Promise<void>
 }
 
 export interface DatabaseOptions {

@@ -6,7 +6,7 @@ import pg from 'pg'
 import { from as copyFromStream } from 'pg-copy-streams'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
-import { databaseError, redactUrl, type Database, type QueryResult, type Sql } from './database.ts'
+import { databaseError, redactUrl, type Database, type DatabaseLock, type QueryResult, type Sql } from './database.ts'
 
 export async function openPostgres(url: string, schema: string): Promise<Database> {
   const pool = new pg.Pool({
@@ -26,7 +26,7 @@ export async function openPostgres(url: string, schema: string): Promise<Databas
     await pool.end().catch(() => undefined)
     throw databaseError(`connecting to ${description}`, err)
   }
-  return new PostgresDatabase(pool, description, schema)
+  return new PostgresDatabase(pool, url, description, schema)
 }
 
 class ClientSql implements Sql {
@@ -64,10 +64,12 @@ class PostgresDatabase extends ClientSql implements Database {
   readonly description: string
   readonly schema: string
   private readonly pool: pg.Pool
+  private readonly url: string
 
-  constructor(pool: pg.Pool, description: string, schema: string) {
+  constructor(pool: pg.Pool, url: string, description: string, schema: string) {
     super(pool)
     this.pool = pool
+    this.url = url
     this.description = description
     this.schema = schema
   }
@@ -95,6 +97,35 @@ class PostgresDatabase extends ClientSql implements Database {
     } finally {
       // A client whose connection failed is destroyed rather than returned to the pool.
       client.release(broken ? true : undefined)
+    }
+  }
+
+  async tryLock(key: string): Promise<DatabaseLock | undefined> {
+    // A session of its own: a pooled client would drop the lock when it is released or recycled.
+    const client = new pg.Client({ connectionString: this.url })
+    let held = false
+    client.on('error', () => (held = false))
+    client.on('end', () => (held = false))
+    try {
+      await client.connect()
+      const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key])
+      held = r.rows[0]?.ok === true
+    } catch (err) {
+      await client.end().catch(() => undefined)
+      throw databaseError(`locking ${key}`, err)
+    }
+    if (!held) {
+      await client.end().catch(() => undefined)
+      return undefined
+    }
+    return {
+      get held() {
+        return held
+      },
+      release: async () => {
+        held = false
+        await client.end().catch(() => undefined)
+      },
     }
   }
 

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
-import { databaseError, type Database, type QueryResult, type Sql } from './database.ts'
+import { databaseError, type Database, type DatabaseLock, type QueryResult, type Sql } from './database.ts'
 
 export async function openPglite(dir: string, schema: string): Promise<Database> {
   fs.mkdirSync(dir, { recursive: true })
@@ -49,6 +49,7 @@ class PgliteDatabase extends PgliteSql implements Database {
   readonly description: string
   readonly schema: string
   private readonly db: PGlite
+  private readonly locks = new Set<string>()
 
   constructor(db: PGlite, description: string, schema: string) {
     super(db)
@@ -62,6 +63,23 @@ class PgliteDatabase extends PgliteSql implements Database {
       return await this.db.transaction((tx) => fn(new PgliteSql(tx)))
     } catch (err) {
       throw databaseError('transaction', err)
+    }
+  }
+
+  async tryLock(key: string): Promise<DatabaseLock | undefined> {
+    // One session for everything in this process: advisory locks are re-entrant within it, so
+    // the process keeps its own set of the keys it holds.
+    if (this.locks.has(key)) return undefined
+    this.locks.add(key)
+    let held = true
+    return {
+      get held() {
+        return held
+      },
+      release: async () => {
+        held = false
+        this.locks.delete(key)
+      },
     }
   }
 
