@@ -19,7 +19,7 @@
 import fs from 'node:fs'
 import { KafkaError } from '../protocol/error-codes.ts'
 import { Attributes, type BatchHeader } from '../protocol/record-batch.ts'
-import { writeFileAtomic } from './state/atomic-file.ts'
+import { writeFileAtomic } from '../files/atomic-file.ts'
 
 const WINDOW = 5
 const INT32_MAX = 0x7fffffff

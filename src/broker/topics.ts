@@ -17,7 +17,7 @@ import { parseTopicConfigs, logConfigOf, type Logger, type TopicConfig } from '.
 import { Attributes, readControlType, type BatchHeader } from '../protocol/record-batch.ts'
 import { PartitionLog, type AppendResult } from './log/index.ts'
 import { PartitionProducers } from './producers.ts'
-import { writeFileAtomic } from './state/atomic-file.ts'
+import { writeFileAtomic } from '../files/atomic-file.ts'
 
 /** Producer state of idle producers is forgotten after this long (Kafka's producer.id.expiration.ms). */
 const PRODUCER_EXPIRATION_MS = 24 * 3600_000

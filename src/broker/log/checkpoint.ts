@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { writeFileAtomic } from '../state/atomic-file.ts'
+import { writeFileAtomic } from '../../files/atomic-file.ts'
 
 export const CHECKPOINT_FILE = 'log.checkpoint'
 const MAGIC_LINE = 'tickflow-log-checkpoint 1'

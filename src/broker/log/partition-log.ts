@@ -17,7 +17,7 @@ import {
   writeInt64Number,
 } from '../../protocol/record-batch.ts'
 import { BatchWalker, FileWindow } from './batch-walker.ts'
-import { fsyncDirSync } from '../state/atomic-file.ts'
+import { fsyncDirSync } from '../../files/atomic-file.ts'
 import { writeCheckpoint } from './checkpoint.ts'
 import type { LogConfig } from './config.ts'
 import { validateLogConfig } from './config.ts'
