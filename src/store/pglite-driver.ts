@@ -1,7 +1,8 @@
 /**
  * The embedded driver: PGlite, PostgreSQL compiled to WebAssembly, on files in a directory of its
- * own. One connection by nature: statements run one at a time, and a transaction holds it. COPY
- * FROM STDIN is PGlite's `COPY … FROM '/dev/blob'` with the data as a Blob.
+ * own. One session by nature: every use — a statement, a whole transaction, a client of the wire
+ * server (pglite-server.ts) between two idle moments — takes the session's mutex, so they never
+ * interleave. COPY FROM STDIN is PGlite's `COPY … FROM '/dev/blob'` with the data as a Blob.
  */
 import fs from 'node:fs'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
@@ -18,14 +19,36 @@ export async function openPglite(dir: string, schema: string): Promise<Database>
   return new PgliteDatabase(db, `embedded PGlite in ${dir}`, schema)
 }
 
+/** A FIFO mutex: `run` calls their function one at a time, in call order. */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve()
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn, fn)
+    this.tail = result.catch(() => undefined)
+    return result
+  }
+}
+
 class PgliteSql implements Sql {
   protected readonly target: PGlite | Transaction
+  /** Taken by each statement outside a transaction; absent inside one (the transaction holds it). */
+  protected readonly mutex: Mutex | undefined
 
-  constructor(target: PGlite | Transaction) {
+  constructor(target: PGlite | Transaction, mutex?: Mutex) {
     this.target = target
+    this.mutex = mutex
   }
 
-  async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.mutex === undefined ? this.runQuery(text, params) : this.mutex.run(() => this.runQuery<R>(text, params))
+  }
+
+  copyFrom(target: string, data: string): Promise<number> {
+    return this.mutex === undefined ? this.runCopy(target, data) : this.mutex.run(() => this.runCopy(target, data))
+  }
+
+  private async runQuery<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     try {
       const r = await this.target.query<R>(text, params as unknown[] | undefined)
       return { rows: r.rows, rowCount: r.affectedRows ?? 0 }
@@ -34,7 +57,7 @@ class PgliteSql implements Sql {
     }
   }
 
-  async copyFrom(target: string, data: string): Promise<number> {
+  private async runCopy(target: string, data: string): Promise<number> {
     try {
       const r = await this.target.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([data]) })
       return r.affectedRows ?? 0
@@ -44,26 +67,33 @@ class PgliteSql implements Sql {
   }
 }
 
-class PgliteDatabase extends PgliteSql implements Database {
+export class PgliteDatabase extends PgliteSql implements Database {
   readonly kind = 'pglite' as const
   readonly description: string
   readonly schema: string
-  private readonly db: PGlite
+  /** The PGlite instance, for the wire server. */
+  readonly pglite: PGlite
+  /** The session's mutex, for the wire server. */
+  readonly session: Mutex
   private readonly locks = new Set<string>()
 
   constructor(db: PGlite, description: string, schema: string) {
-    super(db)
-    this.db = db
+    const mutex = new Mutex()
+    super(db, mutex)
+    this.pglite = db
+    this.session = mutex
     this.description = description
     this.schema = schema
   }
 
-  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    try {
-      return await this.db.transaction((tx) => fn(new PgliteSql(tx)))
-    } catch (err) {
-      throw databaseError('transaction', err)
-    }
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.session.run(async () => {
+      try {
+        return await this.pglite.transaction((tx) => fn(new PgliteSql(tx)))
+      } catch (err) {
+        throw databaseError('transaction', err)
+      }
+    })
   }
 
   async tryLock(key: string): Promise<DatabaseLock | undefined> {
@@ -83,7 +113,9 @@ class PgliteDatabase extends PgliteSql implements Database {
     }
   }
 
-  async close(): Promise<void> {
-    if (!this.db.closed) await this.db.close()
+  close(): Promise<void> {
+    return this.session.run(async () => {
+      if (!this.pglite.closed) await this.pglite.close()
+    })
   }
 }
