@@ -21,6 +21,8 @@ export class Board {
   invalid = 0
   /** A line about the analytics processor, when it runs. */
   analyze: (() => string) | undefined
+  /** The archiver's line, when it runs. */
+  archive: (() => string) | undefined
   private readonly windowSeconds: number
 
   constructor(windowSeconds = 5) {
@@ -79,6 +81,7 @@ export class Board {
       `orders: ${formatCount(this.orders)} messages, ${rate(last?.orders ?? this.orders, first?.orders)}` +
         (this.ordersInvalid > 0 ? ` (${formatCount(this.ordersInvalid)} invalid)` : ''),
       ...(this.analyze === undefined ? [] : [this.analyze()]),
+      ...(this.archive === undefined ? [] : [this.archive()]),
     ]
   }
 }

@@ -6,6 +6,7 @@ import { runStatsJob, type StatsResult } from '../../stream/stats/job.ts'
 import { defineCommand, intOption, type CommandIO } from '../command.ts'
 import { CONNECT_OPTIONS, connectFromOptions } from '../connect.ts'
 import { formatCount, progress } from '../progress.ts'
+import { formatTable } from '../table.ts'
 
 export default defineCommand({
   name: 'stats',
@@ -95,13 +96,9 @@ function printText(io: CommandIO, r: StatsResult, k: number, maxOutliers: number
     num(s.std),
   ])
   const header = ['symbol', 'count', 'min', 'max', 'mean', 'std']
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)))
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
   if (rows.length > 0) {
     io.out('')
-    io.out(line(header))
-    for (const row of rows) io.out(line(row))
+    for (const l of formatTable(header, rows, [false, true, true, true, true, true])) io.out(l)
   }
   io.out('')
   io.out(`outliers (|price - mean| > ${k} std of the symbol): ${formatCount(r.outliers.length)}`)

@@ -1,7 +1,8 @@
 /**
  * `tickflow up` (`npm start`): the whole system on one machine — the embedded broker, a continuous
- * price feed, an order feed and the analytics processor — with a terminal summary refreshed every
- * second. Later layers (exchange, storage, web server) join here.
+ * price feed, an order feed, the analytics processor and the archiver into the embedded database
+ * (served on a local port meanwhile) — with a terminal summary refreshed every second. Later
+ * layers (exchange, web server) join here.
  */
 import { startBroker, type Broker } from '../../broker/index.ts'
 import { ensureTopics } from '../../bus/admin.ts'
@@ -17,6 +18,11 @@ import { DEFAULT_INSTRUMENTS, createOrderGenerator } from '../../feeds/synthetic
 import { ErrorCodes, TickflowError } from '../../errors.ts'
 import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG } from '../../stream/analyze.ts'
 import { runProcessor, type RuntimeStats } from '../../stream/runtime.ts'
+import { KafkaCluster } from '../../bus/cluster.ts'
+import { runArchiver, type ArchiverStats } from '../../store/archiver.ts'
+import { DEFAULT_ROUTES } from '../../store/tables.ts'
+import { CONFIG_OPTION, loadConfig } from '../config-file.ts'
+import { DATABASE_OPTIONS, openStoreFromOptions, type Store } from '../database.ts'
 import { Board } from '../board.ts'
 import { formatCount } from '../progress.ts'
 import { defineCommand, hostPortOption, intOption } from '../command.ts'
@@ -45,6 +51,9 @@ export default defineCommand({
     seed: { type: 'string', value: 'S', description: 'Random seed of the feeds (default: random)' },
     partitions: { type: 'string', value: 'N', default: '3', description: 'Partitions of the topics it creates' },
     'no-analyze': { type: 'boolean', description: 'Do not run the analytics processor (tickflow analyze)' },
+    'no-archive': { type: 'boolean', description: 'Do not archive the topics into the database (tickflow archive)' },
+    ...DATABASE_OPTIONS,
+    ...CONFIG_OPTION,
     quiet: { type: 'boolean', short: 'q', description: 'No summary' },
   },
   async run(values, positionals, io) {
@@ -61,6 +70,8 @@ export default defineCommand({
     const partitions = intOption('partitions', values.partitions, 1)!
     const seed = (values.seed as string | undefined) ?? Math.floor(Math.random() * 2 ** 32)
     const external = (values.brokers as string | undefined) ?? (process.env.TICKFLOW_BROKERS || undefined)
+    const archive = values['no-archive'] !== true
+    const config = archive ? loadConfig(values.config as string | undefined) : undefined
 
     let broker: Broker | undefined
     let bus: BusConfig
@@ -82,6 +93,15 @@ export default defineCommand({
         : `embedded broker on ${broker.address} (data dir ${broker.dataDir})`
     io.err(`tickflow up: ${where}; prices ${priceRate}/s, orders ${orderRate}/s, seed ${seed}. Ctrl-C to stop.`)
 
+    let store: Store | undefined
+    if (archive) {
+      try {
+        store = await openStoreFromOptions(values, (line) => io.err(line.replace(/^tickflow:/, 'tickflow up:')), true)
+      } catch (err) {
+        await broker?.close()
+        throw err
+      }
+    }
     const abort = new AbortController()
     const board = new Board()
     const tasks: Promise<unknown>[] = []
@@ -148,6 +168,30 @@ export default defineCommand({
           `analyze: ${formatCount(analyzed.processed)} ticks → volatility, bars.1m, signals` +
           ` (partitions [${analyzed.assigned.join(',')}])`
       }
+      let cluster: KafkaCluster | undefined
+      if (store !== undefined) {
+        let archived: ArchiverStats = { records: 0, rows: {}, rejected: 0, batches: 0, retries: 0, partitions: 0 }
+        cluster = await KafkaCluster.connect(bus)
+        const c = cluster
+        tasks.push(
+          runArchiver({
+            cluster: c,
+            bus,
+            db: store.db,
+            topics: 'all',
+            routes: config?.archive.routes ?? [...DEFAULT_ROUTES],
+            signal: abort.signal,
+            log: (line) => io.err(`archive: ${line}`),
+            onCommit: (x) => (archived = x),
+          })
+            .catch(fail)
+            .finally(() => c.close()),
+        )
+        const target = store.description.replace(/^using /, '')
+        board.archive = () =>
+          `archive: ${formatCount(archived.records)} records from ${archived.partitions} partitions → ${target}` +
+          (archived.rejected > 0 ? `, ${formatCount(archived.rejected)} dead-lettered` : '')
+      }
       const tty = process.stdout.isTTY === true
       let seconds = 0
       const title = `tickflow up — ${where}`
@@ -172,6 +216,7 @@ export default defineCommand({
       clearInterval(refresh)
       await Promise.allSettled(tasks)
       await Promise.allSettled(writers.map((w) => w.close()))
+      await store?.close()
       await broker?.close()
     }
     if (failure !== undefined) throw failure
