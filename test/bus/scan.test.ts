@@ -7,7 +7,7 @@ import type { BusConfig } from '../../src/bus/client.ts'
 import { FetchConnection } from '../../src/bus/fetch-connection.ts'
 import { COMPRESSIONS, TopicWriter, type Compression as WriterCompression } from '../../src/bus/producer.ts'
 import { openReaderClient, partitionBounds, readRanges } from '../../src/bus/reader.ts'
-import { scanRanges, walkBatches, type ScanRange } from '../../src/bus/scan.ts'
+import { scanRanges, walkBatches, walkBatchesFull, type FullRecord, type ScanRange } from '../../src/bus/scan.ts'
 import { ErrorCodes } from '../../src/errors.ts'
 import { compress } from '../../src/protocol/compression/index.ts'
 import { crc32c } from '../../src/protocol/crc32c.ts'
@@ -751,4 +751,56 @@ test('walkBatches rejects corrupt bytes with PROTOCOL_MALFORMED', () => {
   const gz = Buffer.from(BATCHES[1])
   gz.fill(0x55, BATCH_HEADER_SIZE + 10)
   assert.throws(() => walk(gz, 0, 100), { code: ErrorCodes.COMPRESSION })
+})
+
+test('walkBatchesFull hands out whole records: key, value, headers (null ones too), like walkBatches', () => {
+  const records: RecordInput[] = [
+    {
+      key: 'k0',
+      value: 'v0',
+      timestamp: 1000,
+      headers: [
+        ['a', '1'],
+        ['b', null],
+      ],
+    },
+    { key: null, value: null, timestamp: 1001 },
+    { key: Buffer.from([0, 255]), value: '', timestamp: 999, headers: [['ü', Buffer.from([9])]] },
+  ]
+  const data = Buffer.concat([
+    buildRecordBatch(records, { baseOffset: 0 }),
+    buildRecordBatch([{ key: 'z', value: 'zz', timestamp: 5 }], { baseOffset: 3, compression: 'gzip' }),
+  ])
+  const got: FullRecord[] = []
+  const walked = walkBatchesFull(data, 1, 100, [], 2, (r) => got.push(r))
+  assert.deepEqual(walked, { next: 4, records: 3 })
+  assert.deepEqual(
+    got.map((r) => [r.partition, r.offset, r.timestamp, r.key, r.value?.toString() ?? null, r.headers]),
+    [
+      [2, 1, 1001, null, null, []],
+      [2, 2, 999, Buffer.from([0, 255]), '', [['ü', Buffer.from([9])]]],
+      [2, 3, 5, Buffer.from('z'), 'zz', []],
+    ],
+  )
+  const first: FullRecord[] = []
+  walkBatchesFull(data, 0, 1, [], 0, (r) => first.push(r))
+  assert.deepEqual(first[0].headers, [
+    ['a', Buffer.from('1')],
+    ['b', null],
+  ])
+  // The same offsets and values as the value-only walk.
+  const plain: number[] = []
+  walkBatches(data, 0, 100, [], 0, (_v, _p, offset) => plain.push(offset))
+  const full: number[] = []
+  walkBatchesFull(data, 0, 100, [], 0, (r) => full.push(r.offset))
+  assert.deepEqual(full, plain)
+  // A header overrunning its record is malformed.
+  const bad = Buffer.from(buildRecordBatch([{ value: 'v', headers: [['h', 'x']] }]))
+  assert.equal(bad[bad.length - 2], 2, 'the header value length, zigzag 1')
+  bad[bad.length - 2] = 0x7e // zigzag 63
+  assert.throws(
+    () => walkBatchesFull(bad, 0, 10, [], 0, () => undefined),
+    (err: { code?: string }) =>
+      err.code === ErrorCodes.PROTOCOL_MALFORMED || err.code === ErrorCodes.INVALID_RECORD_BATCH,
+  )
 })
