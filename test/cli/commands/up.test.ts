@@ -88,7 +88,7 @@ test('up runs a broker with price and order feeds, prints a summary every 10 s, 
   }
   assert.match(
     summary,
-    /\| prices: [\d,]+ messages \| orders: [\d,]+ messages, \d+\.\d\/s \| analyze: [\d,]+ ticks → volatility, bars\.1m, signals \(partitions \[0,1,2\]\)$/,
+    /\| prices: [\d,]+ messages \| orders: [\d,]+ messages, \d+\.\d\/s \| analyze: [\d,]+ ticks → volatility, bars\.1m, signals \(partitions \[0,1,2\]\) \| archive: [\d,]+ records from \d+ partitions → the embedded database in .+, served on 127\.0\.0\.1:\d+ while this runs$/,
   )
   assert.ok(!/prices: 0 messages/.test(summary), summary)
   // The analytics processor runs beside the feeds: its outputs grow.
@@ -98,15 +98,32 @@ test('up runs a broker with price and order feeds, prints a summary every 10 s, 
     assert.match(after.stdout, new RegExp(`^${topic.replaceAll('.', '\\.')} `, 'm'), topic)
   }
 
+  // The archiver fills the embedded database, which another command reads meanwhile.
+  const latest = await eventually(
+    async () => {
+      const q = await runCli(['query', 'latest', '--data-dir', dataDir, '--json'], options)
+      assert.equal(q.code, 0, q.stderr)
+      const rows = JSON.parse(q.stdout) as { symbol: string }[]
+      return rows.length === DEFAULT_SYMBOLS.length ? q : undefined
+    },
+    60_000,
+    'the latest price of every symbol in the archive',
+  )
+  assert.match(latest.stderr, /using the embedded database of process \d+ on 127\.0\.0\.1:\d+/)
+
   cli.child.kill('SIGINT')
   const r = await cli.exited
   assert.equal(r.code, 0, r.stderr)
   assert.equal(lines(r.stderr).at(-1), 'tickflow up: stopped')
-  // Between the start and stop lines, only the processor's lines (its assignment and partitions).
+  // Between the start and stop lines, only the database's line and the processors' lines.
+  assert.match(
+    lines(r.stderr)[1],
+    /^tickflow up: using the embedded database in .+, served on 127\.0\.0\.1:\d+ while this runs$/,
+  )
   assert.ok(
     lines(r.stderr)
-      .slice(1, -1)
-      .every((l) => l.startsWith('analyze: ')),
+      .slice(2, -1)
+      .every((l) => l.startsWith('analyze: ') || l.startsWith('archive: ')),
     r.stderr,
   )
   assert.ok(fs.existsSync(dataDir), 'the data is kept')
@@ -128,7 +145,8 @@ test('up --brokers feeds that cluster and starts no broker of its own', async (t
   const r = await cli.exited
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stderr, /tickflow up: stopped\n$/)
-  assert.equal(fs.existsSync(dataDir), false, 'no data dir: no broker was started')
+  assert.equal(fs.existsSync(path.join(dataDir, 'topics')), false, 'no broker data: no broker was started')
+  assert.ok(fs.existsSync(path.join(dataDir, 'db')), 'the archive went to the embedded database')
   assert.ok((await topicSize(broker.address, 'prices')) > 0)
 })
 
