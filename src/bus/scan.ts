@@ -183,7 +183,7 @@ export function walkBatches(
   )
 }
 
-/** As {@link walkBatches}, handing out whole records: key, value and headers. */
+/** As {@link walkBatches}, handing out whole records: key, value and headers (and `topic`, as given). */
 export function walkBatchesFull(
   data: Buffer | null,
   from: number,
@@ -191,9 +191,10 @@ export function walkBatchesFull(
   aborted: readonly { producerId: bigint | number; firstOffset: bigint | number }[] | null,
   partition: number,
   onRecord: FullRecordCallback,
+  topic = '',
 ): { next: number; records: number } {
   return walkBatchesWith(data, from, to, aborted, partition, (payload, count, base, baseTimestamp) =>
-    walkFullRecords(payload, count, base, baseTimestamp, from, to, partition, onRecord),
+    walkFullRecords(payload, count, base, baseTimestamp, from, to, topic, partition, onRecord),
   )
 }
 
@@ -287,6 +288,7 @@ function walkFullRecords(
   baseTimestamp: number,
   from: number,
   to: number,
+  topic: string,
   partition: number,
   onRecord: FullRecordCallback,
 ): number {
@@ -330,7 +332,7 @@ function walkFullRecords(
       q += Math.max(0, headerLength)
     }
     if (offset >= from && offset < to) {
-      onRecord({ partition, offset, timestamp, key, value, headers })
+      onRecord({ topic, partition, offset, timestamp, key, value, headers })
       handed++
     }
     q = end
@@ -340,6 +342,8 @@ function walkFullRecords(
 
 /** A whole record; key, value and header values are views into the fetched data. */
 export interface FullRecord {
+  /** The topic given to walkBatchesFull ('' when none). */
+  topic: string
   partition: number
   offset: number
   timestamp: number

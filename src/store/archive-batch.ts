@@ -9,7 +9,7 @@
  * `value_bytes` as is.
  */
 import { isUtf8 } from 'node:buffer'
-import { CopyText, NULL, escapeCopy } from './copy-text.ts'
+import { CopyText, NULL } from './copy-text.ts'
 import { appendRow, routeOf, typedKindOf, TYPED_TABLES, type RouteSpec, type TableSpec } from './tables.ts'
 
 /** One consumed record, as the archiver hands it over. */
@@ -85,8 +85,9 @@ export class ArchiveBatch {
     const parsed: ParsedValue = refused === undefined ? parseJsonValue(r.value) : { json: false }
     const a = this.archive
     a.text(r.topic).raw(String(r.partition)).raw(String(r.offset)).time(r.timestamp).bytes(r.key)
-    a.raw(r.headers.length === 0 ? NULL : escapeCopy(headersJson(r.headers, refused !== undefined)))
-    if (parsed.json) a.raw(escapeCopy(parsed.text)).raw(NULL)
+    if (r.headers.length === 0) a.raw(NULL)
+    else a.text(headersJson(r.headers, refused !== undefined))
+    if (parsed.json) a.utf8(r.value!).raw(NULL)
     else a.raw(NULL).bytes(r.value)
     a.end()
 

@@ -106,6 +106,8 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiverSta
   let lock: DatabaseLock | undefined = await takeLock(db, lockKey, consumer)
   const dlq = new Map<string, TopicWriter>()
   const partitions = new Map<string, PartitionState>()
+  // The batch being written while the next one fills: fetching and encoding overlap the database.
+  let inflight: { batch: ArchiveBatch; done: Promise<void> } | undefined
   try {
     const refresh = async (): Promise<Map<string, TopicLayout>> => {
       const layouts =
@@ -137,8 +139,8 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiverSta
     let batch = new ArchiveBatch(options.routes)
     let batchStarted = 0
 
-    const commit = async (): Promise<void> => {
-      if (batch.records === 0 && !positionsMoved(batch, partitions)) return
+    // Writes one batch and its offsets; the caller keeps at most one in flight.
+    const write = async (batch: ArchiveBatch): Promise<void> => {
       if (lock === undefined || !lock.held) {
         // The session holding the lock went away (a server restart): take it again first.
         await lock?.release()
@@ -184,13 +186,30 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiverSta
         }
       }
       options.onCommit?.(stats)
-      batch = new ArchiveBatch(options.routes)
     }
+    const commit = async (): Promise<void> => {
+      if (inflight !== undefined) {
+        await inflight.done
+        inflight = undefined
+      }
+      if (batch.records === 0 && !positionsMoved(batch, partitions)) return
+      const full = batch
+      batch = new ArchiveBatch(options.routes)
+      const done = write(full)
+      // Observed at the next commit; not left unhandled meanwhile.
+      done.catch(() => undefined)
+      inflight = { batch: full, done }
+    }
+    // Where a partition's next fetch starts: after the batch filling, else after the one in flight.
+    const startOf = (p: PartitionState): number =>
+      batch.positions.get(p.topic)?.get(p.partition) ??
+      inflight?.batch.positions.get(p.topic)?.get(p.partition) ??
+      p.position
 
     while (!signal.aborted) {
       const waiting = batch.records > 0 ? Math.max(0, lingerMs - (performance.now() - batchStarted)) : fetchMaxWaitMs
       const before = batch.records
-      const refreshLeaders = await fetchRound(cluster, layouts, partitions, batch, waiting, log)
+      const refreshLeaders = await fetchRound(cluster, layouts, partitions, batch, startOf, maxRecords, waiting, log)
       if (before === 0 && batch.records > 0) batchStarted = performance.now()
       const due =
         batch.records >= maxRecords ||
@@ -210,7 +229,10 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiverSta
       }
     }
     await commit()
+    await inflight?.done
   } finally {
+    // A write still in flight after a failure is left to finish before the lock goes.
+    await inflight?.done.catch(() => undefined)
     for (const w of dlq.values()) await w.close().catch(() => undefined)
     await lock?.release()
   }
@@ -297,6 +319,8 @@ async function fetchRound(
   layouts: Map<string, TopicLayout>,
   partitions: Map<string, PartitionState>,
   batch: ArchiveBatch,
+  startOf: (p: PartitionState) => number,
+  maxRecords: number,
   maxWaitMs: number,
   log: (line: string) => void,
 ): Promise<boolean> {
@@ -317,7 +341,7 @@ async function fetchRound(
   }
   await Promise.all(
     [...byLeader].map(async ([node, list]) => {
-      const from = (p: PartitionState): number => batch.positions.get(p.topic)?.get(p.partition) ?? p.position
+      const from = startOf
       const topics = new Map<string, PartitionState[]>()
       for (const p of list) topics.set(p.topic, [...(topics.get(p.topic) ?? []), p])
       let response
@@ -345,8 +369,11 @@ async function fetchRound(
         await sleep(200)
         return
       }
+      // Partitions of this response still to walk: each takes at most its share of the batch's room.
+      let left = response.responses.reduce((n, t) => n + t.partitions.length, 0)
       for (const t of response.responses) {
         for (const r of t.partitions) {
+          const share = Math.ceil(Math.max(0, maxRecords - batch.records) / left--)
           const state = topics.get(t.topic)?.find((p) => p.partition === r.partitionIndex)
           if (state === undefined) continue
           if (r.errorCode === KafkaErrors.OFFSET_OUT_OF_RANGE) {
@@ -368,15 +395,22 @@ async function fetchRound(
             continue
           }
           const topic = state.topic
+          const start = from(state)
+          // No more than the batch's room (a fetch returns up to 4 MiB a partition): the rest is fetched again.
+          if (share === 0) continue
+          const to = start + share
           const walked = walkBatchesFull(
             r.records,
-            from(state),
-            Number.MAX_SAFE_INTEGER,
+            start,
+            to,
             r.abortedTransactions,
             state.partition,
-            (rec) => batch.add({ topic, ...rec }),
+            (rec) => batch.add(rec),
+            topic,
           )
-          batch.skipTo(topic, state.partition, walked.next)
+          // Past markers and aborted records: only a real move is a position to store.
+          const next = Math.min(walked.next, to)
+          if (next > start) batch.skipTo(topic, state.partition, next)
         }
       }
     }),
@@ -499,9 +533,9 @@ async function writeInto(
   tolerant: boolean,
 ): Promise<void> {
   const archive: TableSpec = ARCHIVE_TABLE
-  if (batch.archive.rows > 0) await copy(tx, schema, archive, batch.archive.toString(), tolerant)
+  if (batch.archive.rows > 0) await copy(tx, schema, archive, batch.archive.data(), tolerant)
   for (const t of batch.tables.values()) {
-    if (t.rows.rows > 0) await copy(tx, schema, t.spec, t.rows.toString(), tolerant)
+    if (t.rows.rows > 0) await copy(tx, schema, t.spec, t.rows.data(), tolerant)
   }
   const values: unknown[] = []
   const tuples: string[] = []
@@ -522,7 +556,7 @@ async function writeInto(
 }
 
 // COPY straight in, or through a temporary table and ON CONFLICT DO NOTHING.
-async function copy(tx: Sql, schema: string, spec: TableSpec, data: string, tolerant: boolean): Promise<void> {
+async function copy(tx: Sql, schema: string, spec: TableSpec, data: Buffer, tolerant: boolean): Promise<void> {
   if (!tolerant) {
     await tx.copyFrom(copyTarget(schema, spec), data)
     return

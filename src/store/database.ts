@@ -25,7 +25,7 @@ export interface Sql {
    * Runs `COPY <target> FROM STDIN` with `data` in COPY's text format (see copy-text.ts);
    * `target` is `table (col, …)`. Returns the rows copied.
    */
-  copyFrom(target: string, data: string): Promise<number>
+  copyFrom(target: string, data: string | Buffer): Promise<number>
 }
 
 export interface Database extends Sql {

@@ -45,7 +45,7 @@ class ClientSql implements Sql {
     }
   }
 
-  async copyFrom(target: string, data: string): Promise<number> {
+  async copyFrom(target: string, data: string | Buffer): Promise<number> {
     const client = this.client instanceof pg.Pool ? await this.client.connect() : this.client
     try {
       const stream = client.query(copyFromStream(`COPY ${target} FROM STDIN`))

@@ -44,7 +44,7 @@ class PgliteSql implements Sql {
     return this.mutex === undefined ? this.runQuery(text, params) : this.mutex.run(() => this.runQuery<R>(text, params))
   }
 
-  copyFrom(target: string, data: string): Promise<number> {
+  copyFrom(target: string, data: string | Buffer): Promise<number> {
     return this.mutex === undefined ? this.runCopy(target, data) : this.mutex.run(() => this.runCopy(target, data))
   }
 
@@ -57,7 +57,7 @@ class PgliteSql implements Sql {
     }
   }
 
-  private async runCopy(target: string, data: string): Promise<number> {
+  private async runCopy(target: string, data: string | Buffer): Promise<number> {
     try {
       const r = await this.target.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([data]) })
       return r.affectedRows ?? 0

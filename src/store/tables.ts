@@ -11,7 +11,7 @@
  */
 import { parseOrderTs, parsePriceTs } from '../bus/time.ts'
 import { ErrorCodes, TickflowError } from '../errors.ts'
-import { escapeCopy as escapeText, type CopyText } from './copy-text.ts'
+import { copyTime, escapeCopy as escapeText, type CopyText } from './copy-text.ts'
 import { quoteIdentifier } from './database.ts'
 
 /** SQL type of a column, and how a JSON value converts to it. */
@@ -358,9 +358,13 @@ function convert(c: ColumnSpec, v: unknown): Converted {
       if (typeof v !== 'boolean') return { ok: false, reason: `expected true or false, got ${describe(v)}` }
       return { ok: true, field: v ? 't' : 'f' }
     case 'timestamp': {
-      const ms = timestampOf(v)
-      if (ms === undefined) return { ok: false, reason: `not a timestamp: ${describe(v)}` }
-      return { ok: true, field: new Date(ms).toISOString() }
+      // The prices' own layout is already what COPY reads, once its zone is said.
+      if (typeof v === 'string' && parsePriceTs(v) !== undefined && v.charCodeAt(0) !== 0x30) {
+        return { ok: true, field: `${v}+00` }
+      }
+      const field = copyTime(timestampOf(v))
+      if (field === undefined) return { ok: false, reason: `not a timestamp in years 1-9999: ${describe(v)}` }
+      return { ok: true, field }
     }
     case 'json': {
       const text = JSON.stringify(v)

@@ -68,10 +68,10 @@ test('a batch: archive rows, table rows, rejections and positions; rebuilt with 
   assert.deepEqual([...b.positions.get('prices')!], [[0, 3]])
   assert.deepEqual([...b.positions.get('other')!], [[0, 12]], 'past the markers after the last record')
   const lines = b.archive.toString().split('\n')
-  assert.equal(lines[4], 'other\t0\t9\t1970-01-01T00:00:01.000Z\t\\\\x6b\t[["h","v"]]\t{"free":"form"}\t\\N')
+  assert.equal(lines[4], 'other\t0\t9\t1970-01-01 00:00:01.000+00\t\\\\x6b\t[["h","v"]]\t{"free":"form"}\t\\N')
   assert.equal(
     lines[2],
-    `prices\t0\t2\t1970-01-01T00:00:01.000Z\t\\N\t\\N\t\\N\t\\\\x${Buffer.from('oops').toString('hex')}`,
+    `prices\t0\t2\t1970-01-01 00:00:01.000+00\t\\N\t\\N\t\\N\t\\\\x${Buffer.from('oops').toString('hex')}`,
   )
 
   const refused = new Map([[b.list[0], 'something']])

@@ -19,7 +19,13 @@ test('rows: fields by tab, rows by newline, NULL as \\N', () => {
     .end()
   c.text(null).number(NaN).bool(undefined).bytes(null).time(NaN).end()
   assert.equal(c.rows, 2)
-  assert.equal(c.toString(), 'x\t1.5\tt\t\\\\x00ff\t1970-01-01T00:00:00.000Z\n\\N\t\\N\t\\N\t\\N\t\\N\n')
+  assert.equal(c.toString(), 'x\t1.5\tt\t\\\\x00ff\t1970-01-01 00:00:00.000+00\n\\N\t\\N\t\\N\t\\N\t\\N\n')
+  // Times PostgreSQL cannot store are NULL: before year 1, after 9999.
+  const edges = new CopyText().time(new Date(0).setUTCFullYear(1, 0, 1)).time(Date.UTC(9999, 11, 31, 23, 59, 59, 999))
+  assert.equal(
+    edges.time(-62_200_000_000_000).time(253_402_300_800_000).end().toString(),
+    '0001-01-01 00:00:00.000+00\t9999-12-31 23:59:59.999+00\t\\N\t\\N\n',
+  )
 })
 
 for (const target of storeTargets()) {

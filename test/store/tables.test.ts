@@ -32,7 +32,7 @@ test('typed tables by topic name', () => {
 
 test('a record becomes a row with its position; each column converted to its type', () => {
   assert.deepEqual(row(TYPED_TABLES.prices, { ts: '2024-01-02 09:30:00.000', symbol: 'A\tB', price: 1.5, extra: 1 }), {
-    line: 't\t1\t7\t2024-01-02T09:30:00.000Z\tA\\tB\t1.5\t\\N\n',
+    line: 't\t1\t7\t2024-01-02 09:30:00.000+00\tA\\tB\t1.5\t\\N\n',
   })
   assert.deepEqual(
     row(TYPED_TABLES.orders, {
@@ -43,7 +43,7 @@ test('a record becomes a row with its position; each column converted to its typ
       order_timestamp: '2023/03/12, 23:48:37',
       type: 'market',
     }),
-    { line: 't\t1\t7\t5\tTCS\tSELL\t2\t\\N\t2023-03-12T23:48:37.000Z\t\\N\tmarket\t\\N\t\\N\n' },
+    { line: 't\t1\t7\t5\tTCS\tSELL\t2\t\\N\t2023-03-12 23:48:37.000+00\t\\N\tmarket\t\\N\t\\N\n' },
   )
 })
 
