@@ -138,6 +138,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiverSta
     let lastMetadata = performance.now()
     let batch = new ArchiveBatch(options.routes)
     let batchStarted = 0
+    const sizing: FetchSizing = { bytesPerOffset: 0 }
 
     // Writes one batch and its offsets; the caller keeps at most one in flight.
     const write = async (batch: ArchiveBatch): Promise<void> => {
@@ -209,7 +210,17 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiverSta
     while (!signal.aborted) {
       const waiting = batch.records > 0 ? Math.max(0, lingerMs - (performance.now() - batchStarted)) : fetchMaxWaitMs
       const before = batch.records
-      const refreshLeaders = await fetchRound(cluster, layouts, partitions, batch, startOf, maxRecords, waiting, log)
+      const refreshLeaders = await fetchRound(
+        cluster,
+        layouts,
+        partitions,
+        batch,
+        startOf,
+        maxRecords,
+        waiting,
+        sizing,
+        log,
+      )
       if (before === 0 && batch.records > 0) batchStarted = performance.now()
       const due =
         batch.records >= maxRecords ||
@@ -313,6 +324,15 @@ function positionsMoved(batch: ArchiveBatch, partitions: Map<string, PartitionSt
   return false
 }
 
+/** What fetches have returned so far, to ask for about as many bytes as the batch has room for. */
+interface FetchSizing {
+  /** Average bytes a fetched offset took (0 before the first fetch). */
+  bytesPerOffset: number
+}
+
+const MIN_PARTITION_FETCH_BYTES = 64 << 10
+const MAX_PARTITION_FETCH_BYTES = 4 << 20
+
 // One fetch per leader for every partition, records into the batch. True when metadata is stale.
 async function fetchRound(
   cluster: KafkaCluster,
@@ -322,6 +342,7 @@ async function fetchRound(
   startOf: (p: PartitionState) => number,
   maxRecords: number,
   maxWaitMs: number,
+  sizing: FetchSizing,
   log: (line: string) => void,
 ): Promise<boolean> {
   const byLeader = new Map<number, PartitionState[]>()
@@ -339,6 +360,16 @@ async function fetchRound(
     await sleep(Math.min(maxWaitMs, 200))
     return true
   }
+  // Records beyond the batch's room would be fetched again next time: ask for about its share (a
+  // broker still returns a whole first batch larger than that).
+  const room = Math.ceil(Math.max(1, maxRecords - batch.records) / Math.max(1, partitions.size))
+  const partitionMaxBytes =
+    sizing.bytesPerOffset === 0
+      ? MAX_PARTITION_FETCH_BYTES
+      : Math.min(
+          MAX_PARTITION_FETCH_BYTES,
+          Math.max(MIN_PARTITION_FETCH_BYTES, Math.ceil(1.25 * room * sizing.bytesPerOffset)),
+        )
   await Promise.all(
     [...byLeader].map(async ([node, list]) => {
       const from = startOf
@@ -358,7 +389,7 @@ async function fetchRound(
             partitions: ps.map((p) => ({
               partition: p.partition,
               fetchOffset: BigInt(from(p)),
-              partitionMaxBytes: 4 << 20,
+              partitionMaxBytes,
             })),
           })),
         })
@@ -408,6 +439,11 @@ async function fetchRound(
             (rec) => batch.add(rec),
             topic,
           )
+          if (walked.next > start && r.records !== null) {
+            const perOffset = r.records.length / (walked.next - start)
+            sizing.bytesPerOffset =
+              sizing.bytesPerOffset === 0 ? perOffset : 0.8 * sizing.bytesPerOffset + 0.2 * perOffset
+          }
           // Past markers and aborted records: only a real move is a position to store.
           const next = Math.min(walked.next, to)
           if (next > start) batch.skipTo(topic, state.partition, next)

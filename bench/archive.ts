@@ -1,0 +1,275 @@
+/**
+ * The archiver's write rate (`npm run bench:archive`).
+ *
+ * `tickflow broker` runs in a child process and `tickflow produce` loads N prices first. Then, for
+ * each database, the time for `runArchiver` (this process) to consume every record and commit it —
+ * a row in the raw archive and a row in `prices` per record, offsets in the same transactions —
+ * beside the same rows loaded without tickflow:
+ *   - PostgreSQL server: `psql`'s `\copy` of the rows the archiver wrote (exported to files first,
+ *     not timed) into an identically migrated schema, in one transaction (`psql -1`);
+ *   - PGlite: one `COPY … FROM` per table of the same files, in one transaction, on a freshly
+ *     migrated database in this process (PGlite has no psql of its own).
+ * The baselines read local files and do no Kafka fetches, so they bound what any archiver could do.
+ *
+ * Environment: BENCH_RECORDS (default 500,000), BENCH_ROUNDS (2), BENCH_DATABASE_URL (default
+ * TICKFLOW_DATABASE_URL; without either the server section is skipped), BENCH_TARGETS
+ * (postgres,pglite).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { KafkaCluster } from '../src/bus/cluster.ts'
+import { runArchiver } from '../src/store/archiver.ts'
+import { openDatabase, type Database } from '../src/store/database.ts'
+import { migrate } from '../src/store/migrations.ts'
+import { DEFAULT_ROUTES } from '../src/store/tables.ts'
+import { envCount } from './env.ts'
+
+const RECORDS = envCount('BENCH_RECORDS', 500_000)
+const ROUNDS = envCount('BENCH_ROUNDS', 2)
+const PARTITIONS = 3
+const SERVER_URL = process.env.BENCH_DATABASE_URL ?? process.env.TICKFLOW_DATABASE_URL
+const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'postgres,pglite').split(','))
+const TABLES = ['archive', 'prices']
+
+const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickflow-bench-archive-'))
+const bin = path.join(import.meta.dirname, '../bin/tickflow.js')
+const children: ChildProcess[] = []
+const schemas: string[] = []
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+  fs.rmSync(tmpDir, { recursive: true, force: true })
+})
+
+async function startBroker(): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [bin, 'broker', '--listen', '127.0.0.1:0', '--data-dir', path.join(tmpDir, 'broker'), '--log-level', 'warn'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  children.push(child)
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on (\S+)/.exec(out)
+      if (m) resolve(m[1])
+    })
+    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
+  })
+}
+
+async function produce(address: string): Promise<void> {
+  const child = spawn(
+    process.execPath,
+    [bin, 'produce', 'prices', '--count', String(RECORDS), '--rate', 'max', '--seed', '1'].concat([
+      '--partitions',
+      String(PARTITIONS),
+      '--quiet',
+    ]),
+    { env: { ...process.env, TICKFLOW_BROKERS: address }, stdio: ['ignore', 'ignore', 'inherit'] },
+  )
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`produce exited with ${code}`)
+}
+
+/** Archives every record of `prices` into `db`; returns the seconds to the last commit. */
+async function timeArchiver(address: string, db: Database): Promise<{ seconds: number; batches: number }> {
+  const bus = { bootstrapBrokers: [address], clientId: 'bench-archive' }
+  const cluster = await KafkaCluster.connect(bus)
+  const abort = new AbortController()
+  let end = 0
+  let batches = 0
+  const start = performance.now()
+  try {
+    await runArchiver({
+      cluster,
+      bus,
+      db,
+      topics: ['prices'],
+      routes: DEFAULT_ROUTES,
+      signal: abort.signal,
+      onCommit: (s) => {
+        if (s.records >= RECORDS && end === 0) {
+          end = performance.now()
+          batches = s.batches
+          abort.abort()
+        }
+      },
+    })
+  } finally {
+    await cluster.close()
+  }
+  return { seconds: (end - start) / 1000, batches }
+}
+
+async function countRows(db: Database): Promise<number> {
+  let n = 0
+  for (const t of TABLES) {
+    const r = await db.query<{ n: number }>(`SELECT count(*)::float8 AS n FROM ${db.schema}.${t}`)
+    n += r.rows[0].n
+  }
+  return n
+}
+
+function psql(url: string, args: string[]): void {
+  const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, ...args], { encoding: 'utf8' })
+  if (r.error !== undefined) throw r.error
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr.trim()}`)
+}
+
+function hasPsql(): boolean {
+  return spawnSync('psql', ['--version']).status === 0
+}
+
+/** `\copy` script lines for every table between `schema` and the files. */
+function copyScript(schema: string, direction: 'to' | 'from', dir: string): string {
+  return TABLES.map((t) => `\\copy ${schema}.${t} ${direction} '${path.join(dir, `${t}.copy`)}'\n`).join('')
+}
+
+function newSchema(): string {
+  const name = `bench_archive_${process.pid}_${schemas.length}`
+  schemas.push(name)
+  return name
+}
+
+interface Row {
+  target: string
+  method: string
+  rows: number
+  seconds: number
+  note: string
+}
+const results: Row[] = []
+
+function report(r: Row): void {
+  results.push(r)
+  console.log(
+    `${r.target.padEnd(10)} ${r.method.padEnd(34)} ${String(r.rows).padStart(9)} rows ` +
+      `${r.seconds.toFixed(2).padStart(7)} s ${Math.round(r.rows / r.seconds)
+        .toLocaleString('en-US')
+        .padStart(9)} rows/s  ${r.note}`,
+  )
+}
+
+async function benchServer(address: string, url: string, round: number): Promise<void> {
+  const filesDir = path.join(tmpDir, `server-${round}`)
+  fs.mkdirSync(filesDir)
+  const archived = await openDatabase({ url, schema: newSchema() })
+  try {
+    const { seconds, batches } = await timeArchiver(address, archived)
+    const rows = await countRows(archived)
+    if (rows !== 2 * RECORDS) throw new Error(`the archiver wrote ${rows} rows, expected ${2 * RECORDS}`)
+    report({ target: 'postgres', method: 'tickflow archive (Kafka → COPY)', rows, seconds, note: `${batches} txns` })
+    if (!hasPsql()) {
+      console.log('postgres   psql \\copy: skipped, psql is not installed')
+      return
+    }
+    const script = path.join(filesDir, 'export.sql')
+    fs.writeFileSync(script, copyScript(archived.schema, 'to', filesDir))
+    psql(url, ['-f', script])
+  } finally {
+    await archived.close()
+  }
+  const copied = await openDatabase({ url, schema: newSchema() })
+  try {
+    await migrate(copied)
+    const script = path.join(filesDir, 'import.sql')
+    fs.writeFileSync(script, copyScript(copied.schema, 'from', filesDir))
+    const start = performance.now()
+    psql(url, ['-1', '-f', script])
+    const seconds = (performance.now() - start) / 1000
+    const rows = await countRows(copied)
+    if (rows !== 2 * RECORDS) throw new Error(`\\copy loaded ${rows} rows, expected ${2 * RECORDS}`)
+    const bytes = TABLES.reduce((n, t) => n + fs.statSync(path.join(filesDir, `${t}.copy`)).size, 0)
+    report({
+      target: 'postgres',
+      method: 'psql \\copy of the same rows (files)',
+      rows,
+      seconds,
+      note: `${(bytes / 1e6).toFixed(0)} MB`,
+    })
+  } finally {
+    await copied.close()
+  }
+}
+
+async function benchPglite(address: string, round: number, files: string | undefined): Promise<void> {
+  const archived = await openDatabase({ dataDir: path.join(tmpDir, `pglite-archive-${round}`) })
+  try {
+    const { seconds, batches } = await timeArchiver(address, archived)
+    const rows = await countRows(archived)
+    if (rows !== 2 * RECORDS) throw new Error(`the archiver wrote ${rows} rows, expected ${2 * RECORDS}`)
+    report({ target: 'pglite', method: 'tickflow archive (Kafka → COPY)', rows, seconds, note: `${batches} txns` })
+  } finally {
+    await archived.close()
+  }
+  if (files === undefined) {
+    console.log('pglite     COPY of the same rows: skipped, the rows are exported through the server section')
+    return
+  }
+  const copied = await openDatabase({ dataDir: path.join(tmpDir, `pglite-copy-${round}`) })
+  try {
+    await migrate(copied)
+    const data = TABLES.map((t) => fs.readFileSync(path.join(files, `${t}.copy`)))
+    const start = performance.now()
+    await copied.transaction(async (tx) => {
+      for (let i = 0; i < TABLES.length; i++) await tx.copyFrom(`${copied.schema}.${TABLES[i]}`, data[i])
+    })
+    const seconds = (performance.now() - start) / 1000
+    const rows = await countRows(copied)
+    if (rows !== 2 * RECORDS) throw new Error(`COPY loaded ${rows} rows, expected ${2 * RECORDS}`)
+    report({ target: 'pglite', method: 'COPY of the same rows (in memory)', rows, seconds, note: 'one txn' })
+  } finally {
+    await copied.close()
+  }
+}
+
+async function dropSchemas(url: string): Promise<void> {
+  const db = await openDatabase({ url, schema: 'public' })
+  try {
+    for (const s of schemas) await db.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
+  } finally {
+    await db.close()
+  }
+}
+
+console.log(`tickflow bench:archive — ${RECORDS.toLocaleString('en-US')} prices records, ${PARTITIONS} partitions,`)
+console.log(`${ROUNDS} round(s); Node ${process.version}, ${os.cpus().length} CPU, ${os.cpus()[0]?.model ?? ''}`)
+const address = await startBroker()
+await produce(address)
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    let files: string | undefined
+    if (TARGETS.has('postgres')) {
+      if (SERVER_URL === undefined) {
+        if (round === 0) console.log('postgres: skipped, set BENCH_DATABASE_URL (or TICKFLOW_DATABASE_URL)')
+      } else {
+        await benchServer(address, SERVER_URL, round)
+        if (hasPsql()) files = path.join(tmpDir, `server-${round}`)
+      }
+    }
+    if (TARGETS.has('pglite')) await benchPglite(address, round, files)
+  }
+} finally {
+  if (SERVER_URL !== undefined) await dropSchemas(SERVER_URL)
+}
+
+console.log('\nbest of the rounds:')
+for (const target of ['postgres', 'pglite']) {
+  const best = (method: string): Row | undefined =>
+    results.filter((r) => r.target === target && r.method.startsWith(method)).sort((a, b) => a.seconds - b.seconds)[0]
+  const archiver = best('tickflow')
+  const baseline = best(target === 'postgres' ? 'psql' : 'COPY')
+  if (archiver === undefined) continue
+  const rate = Math.round(archiver.rows / archiver.seconds).toLocaleString('en-US')
+  const versus =
+    baseline === undefined
+      ? ''
+      : `, ${Math.round(baseline.rows / baseline.seconds).toLocaleString('en-US')} rows/s by ${baseline.method.split(' of')[0]}: ` +
+        `the archiver takes ${(archiver.seconds / baseline.seconds).toFixed(2)}× its time`
+  console.log(`  ${target}: ${rate} rows/s archived${versus}`)
+}
+
+process.exit(0)
