@@ -50,6 +50,8 @@ export const ErrorCodes = {
    * failed or the server is restarting (the operation may be tried again).
    */
   DATABASE: 'TICKFLOW_ERR_DATABASE',
+  /** A query of the archive where nothing was ever archived (no database, or no tables in the schema). */
+  NOTHING_ARCHIVED: 'TICKFLOW_ERR_NOTHING_ARCHIVED',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

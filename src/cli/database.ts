@@ -7,8 +7,9 @@
  *      for long-running commands, served on a local port so that others can use it meanwhile.
  * The choice is said in one line on stderr.
  */
+import fs from 'node:fs'
 import path from 'node:path'
-import { isTickflowError, ErrorCodes } from '../errors.ts'
+import { isTickflowError, ErrorCodes, TickflowError } from '../errors.ts'
 import { DataDirLock, readLock, type LockKind } from '../files/dir-lock.ts'
 import { DEFAULT_SCHEMA, openDatabase, redactUrl, type Database } from '../store/database.ts'
 import type { OptionSpec } from './command.ts'
@@ -42,6 +43,11 @@ export interface OpenStoreOptions {
   schema?: string
   /** Serve the embedded database on a local port while it is open (long-running commands). */
   serve?: boolean
+  /**
+   * Commands that only read: the database must hold tickflow's tables already; nothing is created
+   * (no embedded database directory, no schema).
+   */
+  readOnly?: boolean
   env?: NodeJS.ProcessEnv
   say?: (line: string) => void
 }
@@ -63,8 +69,9 @@ async function resolve(
   env: NodeJS.ProcessEnv,
   schema: string,
 ): Promise<Store> {
+  const createSchema = options.readOnly !== true
   if (url !== undefined) {
-    const db = await openDatabase({ url, schema })
+    const db = await openDatabase({ url, schema, createSchema })
     return {
       db,
       description: `using the database ${redactUrl(url)} (${fromFlag ? '--database-url' : 'TICKFLOW_DATABASE_URL'})`,
@@ -76,13 +83,23 @@ async function resolve(
   for (let attempt = 0; ; attempt++) {
     const owner = readLock(dir, DB_LOCK)
     if (owner !== undefined && owner.port > 0) {
-      const db = await openDatabase({ url: `postgres://tickflow@${owner.host}:${owner.port}/postgres`, schema })
+      const db = await openDatabase({
+        url: `postgres://tickflow@${owner.host}:${owner.port}/postgres`,
+        schema,
+        createSchema,
+      })
       return {
         db,
         description: `using the embedded database of process ${owner.pid} on ${owner.host}:${owner.port} (${dir})`,
         kind: 'shared',
         close: () => db.close(),
       }
+    }
+    if (options.readOnly === true && !fs.existsSync(path.join(dir, 'PG_VERSION'))) {
+      throw new TickflowError(
+        ErrorCodes.NOTHING_ARCHIVED,
+        `there is no embedded database in ${dir}: nothing is archived yet (run tickflow archive or tickflow up)`,
+      )
     }
     let lock: DataDirLock
     try {
@@ -96,7 +113,7 @@ async function resolve(
       throw err
     }
     try {
-      const db = await openDatabase({ dataDir: dir, schema })
+      const db = await openDatabase({ dataDir: dir, schema, createSchema })
       let port: number | undefined
       let stopServing = async (): Promise<void> => undefined
       if (options.serve === true) {
@@ -137,8 +154,10 @@ export function openStoreFromOptions(
   values: Record<string, string | boolean | undefined>,
   say: (line: string) => void,
   serve = false,
+  readOnly = false,
 ): Promise<Store> {
   return openStore({
+    readOnly,
     url: values['database-url'] as string | undefined,
     dataDir: values['data-dir'] as string | undefined,
     schema: values.schema as string | undefined,

@@ -58,6 +58,8 @@ export interface DatabaseOptions {
   dataDir?: string
   /** The schema of tickflow's tables (default `tickflow`). */
   schema?: string
+  /** Create the schema when missing (default true; false for commands that only read). */
+  createSchema?: boolean
 }
 
 /** The default schema. */
@@ -75,7 +77,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     db = await openPglite(options.dataDir ?? 'data/db', schema)
   }
   try {
-    await db.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+    if (options.createSchema !== false) await db.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
   } catch (err) {
     await db.close()
     throw err

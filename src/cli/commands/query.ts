@@ -2,10 +2,9 @@
  * `tickflow query latest|bars|trades|pnl`: what the archive holds, as a table or as JSON — the
  * latest price per symbol, bars of a symbol over a time range, trades, and P&L per trader.
  */
-import { formatPriceTs } from '../../bus/time.ts'
+import { formatPriceTs, parsePriceTs } from '../../bus/time.ts'
 import { ErrorCodes, TickflowError } from '../../errors.ts'
 import { bars, latestPrices, pnl, trades } from '../../store/queries.ts'
-import { timestampOf } from '../../store/tables.ts'
 import { defineCommand, intOption } from '../command.ts'
 import { DATABASE_OPTIONS, openStoreFromOptions } from '../database.ts'
 import { formatTable } from '../table.ts'
@@ -23,7 +22,8 @@ export default defineCommand({
     from: {
       type: 'string',
       value: 'TIME',
-      description: 'bars, trades: from this time (UTC, yyyy-mm-dd hh:mm:ss.fff or ISO 8601)',
+      description:
+        'bars, trades: from this time: yyyy-mm-dd[ hh:mm[:ss[.fff]]] in UTC (or T and a zone, ISO 8601), or epoch ms',
     },
     to: { type: 'string', value: 'TIME', description: 'bars, trades: before this time' },
     trader: { type: 'string', value: 'T', description: 'trades, pnl: of this trader' },
@@ -56,16 +56,25 @@ export default defineCommand({
     const time = (name: 'from' | 'to'): number | undefined => {
       const v = values[name] as string | undefined
       if (v === undefined) return undefined
-      const ms = timestampOf(v) ?? timestampOf(`${v}${/T/.test(v) ? 'Z' : ''}`)
+      const ms = parseQueryTime(v)
       if (ms === undefined) throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `--${name}: not a time: ${v}`)
       return ms
     }
     const limit = intOption('limit', values.limit, 1)
     const from = time('from')
     const to = time('to')
-    const store = await openStoreFromOptions(values, io.err)
+    const store = await openStoreFromOptions(values, io.err, false, true)
     try {
       const db = store.db
+      const migrated = await db.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [
+        `${db.schema}.schema_migrations`,
+      ])
+      if (migrated.rows[0].t === null) {
+        throw new TickflowError(
+          ErrorCodes.NOTHING_ARCHIVED,
+          `nothing is archived in ${db.description}, schema ${db.schema}: run tickflow archive or tickflow up first`,
+        )
+      }
       const json = values.json === true
       const ts = (ms: number): string => formatPriceTs(ms)
       const num = (x: number | null): string => (x === null ? '' : String(x))
@@ -159,4 +168,23 @@ function print(out: (line: string) => void, header: string[], rows: string[][], 
     return
   }
   for (const line of formatTable(header, rows, right)) out(line)
+}
+
+const QUERY_TIME = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/
+
+/**
+ * A time on the command line, as epoch ms: a date, with hours and minutes, seconds and
+ * milliseconds if wanted, in UTC unless a zone follows (`Z`, `+05:30`); or epoch milliseconds.
+ */
+export function parseQueryTime(v: string): number | undefined {
+  if (/^\d{1,16}$/.test(v)) return Number(v)
+  const m = QUERY_TIME.exec(v)
+  if (m === null) return undefined
+  const [, date, hm = '00:00', sec = '00', frac = '', zone] = m
+  const utc = parsePriceTs(`${date} ${hm}:${sec}.${frac.padEnd(3, '0')}`)
+  if (utc === undefined || zone === undefined || zone === 'Z') return utc
+  const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!
+  const minutes = Number(z[2]) * 60 + Number(z[3])
+  if (Number(z[2]) > 23 || Number(z[3]) > 59) return undefined
+  return utc - (z[1] === '+' ? 1 : -1) * minutes * 60_000
 }
