@@ -6,9 +6,10 @@
  * a row in the raw archive and a row in `prices` per record, offsets in the same transactions —
  * beside the same rows loaded without tickflow:
  *   - PostgreSQL server: `psql`'s `\copy` of the rows the archiver wrote (exported to files first,
- *     not timed) into an identically migrated schema, in one transaction (`psql -1`);
- *   - PGlite: one `COPY … FROM` per table of the same files, in one transaction, on a freshly
- *     migrated database in this process (PGlite has no psql of its own).
+ *     not timed) into an identically migrated schema, in one transaction (`psql -1`), once in
+ *     COPY's text format and once in its binary format (which the archiver writes);
+ *   - PGlite: one `COPY … FROM` per table of the same files (text, then binary), in one
+ *     transaction, on a freshly migrated database in this process (PGlite has no psql of its own).
  * The baselines read local files and do no Kafka fetches, so they bound what any archiver could do.
  *
  * Environment: BENCH_RECORDS (default 500,000), BENCH_ROUNDS (2), BENCH_DATABASE_URL (default
@@ -123,9 +124,15 @@ function hasPsql(): boolean {
   return spawnSync('psql', ['--version']).status === 0
 }
 
-/** `\copy` script lines for every table between `schema` and the files. */
-function copyScript(schema: string, direction: 'to' | 'from', dir: string): string {
-  return TABLES.map((t) => `\\copy ${schema}.${t} ${direction} '${path.join(dir, `${t}.copy`)}'\n`).join('')
+/** `\copy` script lines for every table between `schema` and the files, in COPY's text or binary format. */
+function copyScript(schema: string, direction: 'to' | 'from', dir: string, format: 'text' | 'binary'): string {
+  return TABLES.map(
+    (t) => `\\copy ${schema}.${t} ${direction} '${copyFile(dir, t, format)}' with (format ${format})\n`,
+  ).join('')
+}
+
+function copyFile(dir: string, table: string, format: 'text' | 'binary'): string {
+  return path.join(dir, format === 'text' ? `${table}.copy` : `${table}.bin`)
 }
 
 function newSchema(): string {
@@ -146,7 +153,7 @@ const results: Row[] = []
 function report(r: Row): void {
   results.push(r)
   console.log(
-    `${r.target.padEnd(10)} ${r.method.padEnd(34)} ${String(r.rows).padStart(9)} rows ` +
+    `${r.target.padEnd(10)} ${r.method.padEnd(36)} ${String(r.rows).padStart(9)} rows ` +
       `${r.seconds.toFixed(2).padStart(7)} s ${Math.round(r.rows / r.seconds)
         .toLocaleString('en-US')
         .padStart(9)} rows/s  ${r.note}`,
@@ -167,31 +174,36 @@ async function benchServer(address: string, url: string, round: number): Promise
       return
     }
     const script = path.join(filesDir, 'export.sql')
-    fs.writeFileSync(script, copyScript(archived.schema, 'to', filesDir))
+    fs.writeFileSync(
+      script,
+      copyScript(archived.schema, 'to', filesDir, 'text') + copyScript(archived.schema, 'to', filesDir, 'binary'),
+    )
     psql(url, ['-f', script])
   } finally {
     await archived.close()
   }
-  const copied = await openDatabase({ url, schema: newSchema() })
-  try {
-    await migrate(copied)
-    const script = path.join(filesDir, 'import.sql')
-    fs.writeFileSync(script, copyScript(copied.schema, 'from', filesDir))
-    const start = performance.now()
-    psql(url, ['-1', '-f', script])
-    const seconds = (performance.now() - start) / 1000
-    const rows = await countRows(copied)
-    if (rows !== 2 * RECORDS) throw new Error(`\\copy loaded ${rows} rows, expected ${2 * RECORDS}`)
-    const bytes = TABLES.reduce((n, t) => n + fs.statSync(path.join(filesDir, `${t}.copy`)).size, 0)
-    report({
-      target: 'postgres',
-      method: 'psql \\copy of the same rows (files)',
-      rows,
-      seconds,
-      note: `${(bytes / 1e6).toFixed(0)} MB`,
-    })
-  } finally {
-    await copied.close()
+  for (const format of ['text', 'binary'] as const) {
+    const copied = await openDatabase({ url, schema: newSchema() })
+    try {
+      await migrate(copied)
+      const script = path.join(filesDir, `import-${format}.sql`)
+      fs.writeFileSync(script, copyScript(copied.schema, 'from', filesDir, format))
+      const start = performance.now()
+      psql(url, ['-1', '-f', script])
+      const seconds = (performance.now() - start) / 1000
+      const rows = await countRows(copied)
+      if (rows !== 2 * RECORDS) throw new Error(`\\copy loaded ${rows} rows, expected ${2 * RECORDS}`)
+      const bytes = TABLES.reduce((n, t) => n + fs.statSync(copyFile(filesDir, t, format)).size, 0)
+      report({
+        target: 'postgres',
+        method: `psql \\copy ${format} of the same rows`,
+        rows,
+        seconds,
+        note: `${(bytes / 1e6).toFixed(0)} MB`,
+      })
+    } finally {
+      await copied.close()
+    }
   }
 }
 
@@ -209,20 +221,22 @@ async function benchPglite(address: string, round: number, files: string | undef
     console.log('pglite     COPY of the same rows: skipped, the rows are exported through the server section')
     return
   }
-  const copied = await openDatabase({ dataDir: path.join(tmpDir, `pglite-copy-${round}`) })
-  try {
-    await migrate(copied)
-    const data = TABLES.map((t) => fs.readFileSync(path.join(files, `${t}.copy`)))
-    const start = performance.now()
-    await copied.transaction(async (tx) => {
-      for (let i = 0; i < TABLES.length; i++) await tx.copyFrom(`${copied.schema}.${TABLES[i]}`, data[i])
-    })
-    const seconds = (performance.now() - start) / 1000
-    const rows = await countRows(copied)
-    if (rows !== 2 * RECORDS) throw new Error(`COPY loaded ${rows} rows, expected ${2 * RECORDS}`)
-    report({ target: 'pglite', method: 'COPY of the same rows (in memory)', rows, seconds, note: 'one txn' })
-  } finally {
-    await copied.close()
+  for (const format of ['text', 'binary'] as const) {
+    const copied = await openDatabase({ dataDir: path.join(tmpDir, `pglite-copy-${format}-${round}`) })
+    try {
+      await migrate(copied)
+      const data = TABLES.map((t) => fs.readFileSync(copyFile(files, t, format)))
+      const start = performance.now()
+      await copied.transaction(async (tx) => {
+        for (let i = 0; i < TABLES.length; i++) await tx.copyFrom(`${copied.schema}.${TABLES[i]}`, data[i], format)
+      })
+      const seconds = (performance.now() - start) / 1000
+      const rows = await countRows(copied)
+      if (rows !== 2 * RECORDS) throw new Error(`COPY loaded ${rows} rows, expected ${2 * RECORDS}`)
+      report({ target: 'pglite', method: `COPY ${format} of the same rows`, rows, seconds, note: 'in memory, one txn' })
+    } finally {
+      await copied.close()
+    }
   }
 }
 
@@ -261,15 +275,18 @@ for (const target of ['postgres', 'pglite']) {
   const best = (method: string): Row | undefined =>
     results.filter((r) => r.target === target && r.method.startsWith(method)).sort((a, b) => a.seconds - b.seconds)[0]
   const archiver = best('tickflow')
-  const baseline = best(target === 'postgres' ? 'psql' : 'COPY')
   if (archiver === undefined) continue
-  const rate = Math.round(archiver.rows / archiver.seconds).toLocaleString('en-US')
-  const versus =
-    baseline === undefined
-      ? ''
-      : `, ${Math.round(baseline.rows / baseline.seconds).toLocaleString('en-US')} rows/s by ${baseline.method.split(' of')[0]}: ` +
-        `the archiver takes ${(archiver.seconds / baseline.seconds).toFixed(2)}× its time`
-  console.log(`  ${target}: ${rate} rows/s archived${versus}`)
+  const perSecond = (r: Row) => Math.round(r.rows / r.seconds).toLocaleString('en-US')
+  console.log(`  ${target}: ${perSecond(archiver)} rows/s archived`)
+  const baselines = target === 'postgres' ? ['psql \\copy text', 'psql \\copy binary'] : ['COPY text', 'COPY binary']
+  for (const method of baselines) {
+    const baseline = best(method)
+    if (baseline === undefined) continue
+    console.log(
+      `    ${perSecond(baseline)} rows/s by ${baseline.method.split(' of')[0]}: ` +
+        `the archiver takes ${(archiver.seconds / baseline.seconds).toFixed(2)}× its time`,
+    )
+  }
 }
 
 process.exit(0)

@@ -9,7 +9,7 @@
  * `value_bytes` as is.
  */
 import { isUtf8 } from 'node:buffer'
-import { CopyText, NULL } from './copy-text.ts'
+import { CopyBinary } from './copy-binary.ts'
 import { appendRow, routeOf, typedKindOf, TYPED_TABLES, type RouteSpec, type TableSpec } from './tables.ts'
 
 /** One consumed record, as the archiver hands it over. */
@@ -34,11 +34,11 @@ export interface RejectedRecord {
 /** The batches' tables and their COPY data. */
 export interface TableRows {
   spec: TableSpec
-  rows: CopyText
+  rows: CopyBinary
 }
 
 export class ArchiveBatch {
-  readonly archive = new CopyText()
+  readonly archive = new CopyBinary()
   /** By table name. */
   readonly tables = new Map<string, TableRows>()
   readonly rejected: RejectedRecord[] = []
@@ -84,17 +84,17 @@ export class ArchiveBatch {
     const refused = this.refused.get(r)
     const parsed: ParsedValue = refused === undefined ? parseJsonValue(r.value) : { json: false }
     const a = this.archive
-    a.text(r.topic).raw(String(r.partition)).raw(String(r.offset)).time(r.timestamp).bytes(r.key)
-    if (r.headers.length === 0) a.raw(NULL)
-    else a.text(headersJson(r.headers, refused !== undefined))
-    if (parsed.json) a.utf8(r.value!).raw(NULL)
-    else a.raw(NULL).bytes(r.value)
+    a.text(r.topic).int4(r.partition).int8(r.offset).timestamptz(r.timestamp).bytea(r.key)
+    if (r.headers.length === 0) a.null()
+    else a.jsonb(headersJson(r.headers, refused !== undefined))
+    if (parsed.json) a.jsonbUtf8(r.value!).null()
+    else a.null().bytea(r.value)
     a.end()
 
     const spec = this.tableSpecOf(r.topic)
     if (spec === null) return
     let table = this.tables.get(spec.table)
-    if (table === undefined) this.tables.set(spec.table, (table = { spec, rows: new CopyText() }))
+    if (table === undefined) this.tables.set(spec.table, (table = { spec, rows: new CopyBinary() }))
     const reason = parsed.json
       ? appendRow(table.rows, spec, r.topic, r.partition, r.offset, parsed.value)
       : refused !== undefined

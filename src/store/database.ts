@@ -5,7 +5,7 @@
  * lives in one schema (default `tickflow`), so tickflow shares a server's database with others.
  *
  * The archiver's exactly-once commits need `transaction` (one connection for the whole
- * transaction) and `copyFrom` (COPY … FROM STDIN in text format, the fastest way in on both
+ * transaction) and `copyFrom` (COPY … FROM STDIN in binary format, the fastest way in on both
  * drivers); queries need `query`. Errors come out as TICKFLOW_ERR_DATABASE, `retriable` when the
  * connection failed or the server is going away (the caller may try again).
  */
@@ -18,14 +18,18 @@ export interface QueryResult<R> {
   rowCount: number
 }
 
+/** COPY's data formats: binary (the default) and text. */
+export type CopyFormat = 'binary' | 'text'
+
 /** What a statement runs on: the database, or one transaction of it. */
 export interface Sql {
   query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>
   /**
-   * Runs `COPY <target> FROM STDIN` with `data` in COPY's text format (see copy-text.ts);
-   * `target` is `table (col, …)`. Returns the rows copied.
+   * Runs `COPY <target> FROM STDIN` with `data` in COPY's binary format (see copy-binary.ts), or
+   * in its text format when `format` says so; `target` is `table (col, …)`. Returns the rows
+   * copied.
    */
-  copyFrom(target: string, data: string | Buffer): Promise<number>
+  copyFrom(target: string, data: string | Buffer, format?: CopyFormat): Promise<number>
 }
 
 export interface Database extends Sql {

@@ -6,7 +6,15 @@ import pg from 'pg'
 import { from as copyFromStream } from 'pg-copy-streams'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
-import { databaseError, redactUrl, type Database, type DatabaseLock, type QueryResult, type Sql } from './database.ts'
+import {
+  databaseError,
+  redactUrl,
+  type CopyFormat,
+  type Database,
+  type DatabaseLock,
+  type QueryResult,
+  type Sql,
+} from './database.ts'
 
 export async function openPostgres(url: string, schema: string): Promise<Database> {
   const pool = new pg.Pool({
@@ -45,10 +53,10 @@ class ClientSql implements Sql {
     }
   }
 
-  async copyFrom(target: string, data: string | Buffer): Promise<number> {
+  async copyFrom(target: string, data: string | Buffer, format: CopyFormat = 'binary'): Promise<number> {
     const client = this.client instanceof pg.Pool ? await this.client.connect() : this.client
     try {
-      const stream = client.query(copyFromStream(`COPY ${target} FROM STDIN`))
+      const stream = client.query(copyFromStream(`COPY ${target} FROM STDIN WITH (FORMAT ${format})`))
       await pipeline(Readable.from([data]), stream)
       return Number(stream.rowCount ?? 0)
     } catch (err) {

@@ -6,7 +6,14 @@
  */
 import fs from 'node:fs'
 import { PGlite, type Transaction } from '@electric-sql/pglite'
-import { databaseError, type Database, type DatabaseLock, type QueryResult, type Sql } from './database.ts'
+import {
+  databaseError,
+  type CopyFormat,
+  type Database,
+  type DatabaseLock,
+  type QueryResult,
+  type Sql,
+} from './database.ts'
 
 export async function openPglite(dir: string, schema: string): Promise<Database> {
   fs.mkdirSync(dir, { recursive: true })
@@ -44,8 +51,10 @@ class PgliteSql implements Sql {
     return this.mutex === undefined ? this.runQuery(text, params) : this.mutex.run(() => this.runQuery<R>(text, params))
   }
 
-  copyFrom(target: string, data: string | Buffer): Promise<number> {
-    return this.mutex === undefined ? this.runCopy(target, data) : this.mutex.run(() => this.runCopy(target, data))
+  copyFrom(target: string, data: string | Buffer, format: CopyFormat = 'binary'): Promise<number> {
+    return this.mutex === undefined
+      ? this.runCopy(target, data, format)
+      : this.mutex.run(() => this.runCopy(target, data, format))
   }
 
   private async runQuery<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -57,9 +66,11 @@ class PgliteSql implements Sql {
     }
   }
 
-  private async runCopy(target: string, data: string | Buffer): Promise<number> {
+  private async runCopy(target: string, data: string | Buffer, format: CopyFormat): Promise<number> {
     try {
-      const r = await this.target.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([data]) })
+      const r = await this.target.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT ${format})`, [], {
+        blob: new Blob([data]),
+      })
       return r.affectedRows ?? 0
     } catch (err) {
       throw databaseError(`COPY ${target}`, err)

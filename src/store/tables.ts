@@ -11,7 +11,7 @@
  */
 import { parseOrderTs, parsePriceTs } from '../bus/time.ts'
 import { ErrorCodes, TickflowError } from '../errors.ts'
-import { copyTime, escapeCopy as escapeText, type CopyText } from './copy-text.ts'
+import { storableTime, type CopyBinary } from './copy-binary.ts'
 import { quoteIdentifier } from './database.ts'
 
 /** SQL type of a column, and how a JSON value converts to it. */
@@ -287,7 +287,7 @@ export function copyTarget(schema: string, spec: TableSpec): string {
  * take it (nothing is appended then).
  */
 export function appendRow(
-  out: CopyText,
+  out: CopyBinary,
   spec: TableSpec,
   topic: string,
   partition: number,
@@ -298,20 +298,49 @@ export function appendRow(
     return `not a JSON object, so not a row of ${spec.table}`
   }
   // Converted first, written after: a record is a row entirely or not at all.
-  const fields: string[] = []
+  const fields: (Field | null)[] = []
   for (const c of spec.columns) {
     const v = fieldOf(value as Record<string, unknown>, c.field)
     if (v === undefined || v === null) {
       if (c.required === true) return `${c.field} is missing (needed by ${spec.table}.${c.column})`
-      fields.push('\\N')
+      fields.push(null)
       continue
     }
     const converted = convert(c, v)
-    if (converted.ok) fields.push(converted.field)
-    else return `${c.field}: ${converted.reason} (${spec.table}.${c.column} is ${c.type})`
+    if (typeof converted === 'object') return `${c.field}: ${converted.reason} (${spec.table}.${c.column} is ${c.type})`
+    fields.push(converted)
   }
-  out.text(topic).raw(String(partition)).raw(String(offset))
-  for (const f of fields) out.raw(f)
+  out.text(topic).int4(partition).int8(offset)
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]
+    if (f === null) {
+      out.null()
+      continue
+    }
+    switch (spec.columns[i].type) {
+      case 'text':
+        out.text(f as string)
+        break
+      case 'json':
+        out.jsonb(f as string)
+        break
+      case 'double':
+        out.float8(f as number)
+        break
+      case 'bigint':
+        out.int8(f as number)
+        break
+      case 'integer':
+        out.int4(f as number)
+        break
+      case 'boolean':
+        out.bool(f as boolean)
+        break
+      case 'timestamp':
+        out.timestamptz(f as number)
+        break
+    }
+  }
   out.end()
   return undefined
 }
@@ -326,51 +355,55 @@ function fieldOf(value: Record<string, unknown>, path: string): unknown {
   return at
 }
 
-type Converted = { ok: true; field: string } | { ok: false; reason: string }
+/**
+ * A field converted to its column's type: text and JSON text as strings, numbers, booleans,
+ * timestamps as epoch ms.
+ */
+type Field = string | number | boolean
 
 const MIN_INT = -(2 ** 31)
 const MAX_INT = 2 ** 31 - 1
 
-function convert(c: ColumnSpec, v: unknown): Converted {
+/** Why a field cannot go to its column. */
+interface Refusal {
+  reason: string
+}
+
+const refuse = (reason: string): Refusal => ({ reason })
+
+// The field as its column takes it, or why it cannot be.
+function convert(c: ColumnSpec, v: unknown): Field | Refusal {
   switch (c.type) {
     case 'text': {
-      if (typeof v !== 'string') return { ok: false, reason: `expected a string, got ${describe(v)}` }
-      if (v.includes('\0')) return { ok: false, reason: 'a string with a NUL character' }
+      if (typeof v !== 'string') return refuse(`expected a string, got ${describe(v)}`)
+      if (v.includes('\0')) return refuse('a string with a NUL character')
       if (c.values !== undefined && !c.values.includes(v)) {
-        return { ok: false, reason: `${JSON.stringify(v)} is not one of ${c.values.join(', ')}` }
+        return refuse(`${JSON.stringify(v)} is not one of ${c.values.join(', ')}`)
       }
-      return { ok: true, field: escapeText(v) }
+      return v
     }
     case 'double':
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        return { ok: false, reason: `expected a finite number, got ${describe(v)}` }
-      }
-      return { ok: true, field: String(v) }
+      if (typeof v !== 'number' || !Number.isFinite(v)) return refuse(`expected a finite number, got ${describe(v)}`)
+      return v
     case 'bigint':
     case 'integer': {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
-        return { ok: false, reason: `expected an integer, got ${describe(v)}` }
-      }
-      if (c.type === 'integer' && (v < MIN_INT || v > MAX_INT)) return { ok: false, reason: `${v} is beyond 32 bits` }
-      return { ok: true, field: String(v) }
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return refuse(`expected an integer, got ${describe(v)}`)
+      if (c.type === 'integer' && (v < MIN_INT || v > MAX_INT)) return refuse(`${v} is beyond 32 bits`)
+      return v
     }
     case 'boolean':
-      if (typeof v !== 'boolean') return { ok: false, reason: `expected true or false, got ${describe(v)}` }
-      return { ok: true, field: v ? 't' : 'f' }
+      if (typeof v !== 'boolean') return refuse(`expected true or false, got ${describe(v)}`)
+      return v
     case 'timestamp': {
-      // The prices' own layout is already what COPY reads, once its zone is said.
-      if (typeof v === 'string' && parsePriceTs(v) !== undefined && v.charCodeAt(0) !== 0x30) {
-        return { ok: true, field: `${v}+00` }
-      }
-      const field = copyTime(timestampOf(v))
-      if (field === undefined) return { ok: false, reason: `not a timestamp in years 1-9999: ${describe(v)}` }
-      return { ok: true, field }
+      const ms = timestampOf(v)
+      if (!storableTime(ms)) return refuse(`not a timestamp in years 1-9999: ${describe(v)}`)
+      return ms
     }
     case 'json': {
       const text = JSON.stringify(v)
       if (/\\u0000|\\u[dD][89a-fA-F]/.test(text))
-        return { ok: false, reason: 'JSON PostgreSQL cannot store (NUL or a lone surrogate)' }
-      return { ok: true, field: escapeText(text) }
+        return refuse('JSON PostgreSQL cannot store (NUL or a lone surrogate)')
+      return text
     }
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorCodes } from '../../src/errors.ts'
-import { CopyText } from '../../src/store/copy-text.ts'
+import { CopyBinary } from '../../src/store/copy-binary.ts'
 import {
   appendRow,
   createTableSql,
@@ -11,13 +11,34 @@ import {
   timestampOf,
   typedKindOf,
   TYPED_TABLES,
+  type ColumnType,
   type TableSpec,
 } from '../../src/store/tables.ts'
+import { fieldValue, readCopyBinary, type FieldType } from '../helpers/copy-binary.ts'
 
-const row = (spec: TableSpec, value: unknown): { line?: string; reason?: string } => {
-  const out = new CopyText()
+const FIELD_TYPES: Record<ColumnType, FieldType> = {
+  text: 'text',
+  double: 'float8',
+  bigint: 'int8',
+  integer: 'int4',
+  boolean: 'bool',
+  timestamp: 'timestamptz',
+  json: 'jsonb',
+}
+
+/** The record's row as its fields' values (timestamps as epoch ms), or the reason there is none. */
+const row = (spec: TableSpec, value: unknown): { fields?: unknown[]; reason?: string } => {
+  const out = new CopyBinary()
   const reason = appendRow(out, spec, 't', 1, 7, value)
-  return reason === undefined ? { line: out.toString() } : { reason }
+  if (reason !== undefined) {
+    assert.equal(out.rows, 0, 'nothing written for a refused record')
+    assert.equal(readCopyBinary(out.data()).length, 0)
+    return { reason }
+  }
+  const rows = readCopyBinary(out.data())
+  assert.equal(rows.length, 1)
+  const types: FieldType[] = ['text', 'int4', 'int8', ...spec.columns.map((c) => FIELD_TYPES[c.type])]
+  return { fields: rows[0].map((f, i) => fieldValue(types[i], f)) }
 }
 
 test('typed tables by topic name', () => {
@@ -32,7 +53,7 @@ test('typed tables by topic name', () => {
 
 test('a record becomes a row with its position; each column converted to its type', () => {
   assert.deepEqual(row(TYPED_TABLES.prices, { ts: '2024-01-02 09:30:00.000', symbol: 'A\tB', price: 1.5, extra: 1 }), {
-    line: 't\t1\t7\t2024-01-02 09:30:00.000+00\tA\\tB\t1.5\t\\N\n',
+    fields: ['t', 1, 7, Date.UTC(2024, 0, 2, 9, 30), 'A\tB', 1.5, null],
   })
   assert.deepEqual(
     row(TYPED_TABLES.orders, {
@@ -43,7 +64,7 @@ test('a record becomes a row with its position; each column converted to its typ
       order_timestamp: '2023/03/12, 23:48:37',
       type: 'market',
     }),
-    { line: 't\t1\t7\t5\tTCS\tSELL\t2\t\\N\t2023-03-12 23:48:37.000+00\t\\N\tmarket\t\\N\t\\N\n' },
+    { fields: ['t', 1, 7, 5, 'TCS', 'SELL', 2, null, Date.UTC(2023, 2, 12, 23, 48, 37), null, 'market', null, null] },
   )
 })
 
@@ -103,9 +124,9 @@ test('routes: parsed and validated, matched by name or prefix, with nested field
   assert.equal(routeOf(routes, 'prices'), undefined)
   assert.equal(routeOf(DEFAULT_ROUTES, 'tickers.crypto')?.table, 'quotes_crypto')
   assert.deepEqual(row(routes[0], { symbol: 'S', quote: { price: 2.5, tab: '\t' } }), {
-    line: 't\t1\t7\tS\t2.5\t{"price":2.5,"tab":"\\\\t"}\n',
+    fields: ['t', 1, 7, 'S', 2.5, '{"price":2.5,"tab":"\\t"}'],
   })
-  assert.deepEqual(row(routes[0], { symbol: 'S' }), { line: 't\t1\t7\tS\t\\N\t\\N\n' })
+  assert.deepEqual(row(routes[0], { symbol: 'S' }), { fields: ['t', 1, 7, 'S', null, null] })
   assert.match(
     createTableSql('"s"', routes[0]),
     /CREATE TABLE IF NOT EXISTS "s"\."quotes" \(topic text NOT NULL, .*"symbol" text NOT NULL, "px" double precision, "raw" jsonb, PRIMARY KEY/,
