@@ -1,0 +1,483 @@
+/**
+ * A price-time-priority limit order book for one instrument, in integer ticks and lots.
+ *
+ * Structure: each side keeps its price levels in an array sorted so that the best level is at the
+ * end (bids ascending, asks descending: taking or emptying the best level is a pop), with a
+ * `Map` from price to level beside it; each level holds its orders in an intrusive doubly-linked
+ * list in arrival order; a `Map` from order id to order makes cancel and modify O(1) (plus the
+ * level's removal from the array when it empties away from the top). Nothing is allocated per
+ * command on the paths that do not create an order.
+ *
+ * Rules: trades happen at the resting (maker) order's price; an incoming order trades with the
+ * best level first and, within a level, with the earliest order first. A modification that only
+ * lowers the quantity at the same price keeps the order's place in the queue; one that changes
+ * the price or raises the quantity puts it at the back of its (new) level and may trade at once
+ * (the Eurex rule). Self-trade prevention compares traders (an empty trader is nobody's).
+ *
+ * Every request either changes the book and reports what happened through the listener, or is
+ * rejected with a reason and changes nothing; nothing throws for bad input. Deterministic: the
+ * same commands give the same events, whatever the clock.
+ */
+import {
+  BookListener,
+  ExpireReasons,
+  RejectReasons,
+  type BookEvents,
+  type NewOrder,
+  type OrderState,
+  type OrderType,
+  type RejectReason,
+  type SelfTradePrevention,
+  type Side,
+  type TimeInForce,
+} from './types.ts'
+
+class Order implements OrderState {
+  id: number
+  trader: string
+  side: Side
+  type: OrderType
+  tif: TimeInForce
+  postOnly: boolean
+  price: number
+  quantity: number
+  open: number
+  filled = 0
+  ts: number
+  prev: Order | null = null
+  next: Order | null = null
+  level: Level | null = null
+
+  constructor(o: NewOrder) {
+    this.id = o.id
+    this.trader = o.trader
+    this.side = o.side
+    this.type = o.type
+    this.tif = o.tif
+    this.postOnly = o.postOnly === true
+    this.price = o.type === 'market' ? 0 : o.price
+    this.quantity = o.quantity
+    this.open = o.quantity
+    this.ts = o.ts
+  }
+}
+
+class Level {
+  readonly price: number
+  head: Order | null = null
+  tail: Order | null = null
+  open = 0
+  count = 0
+
+  constructor(price: number) {
+    this.price = price
+  }
+
+  push(o: Order): void {
+    o.level = this
+    o.prev = this.tail
+    o.next = null
+    if (this.tail === null) this.head = o
+    else this.tail.next = o
+    this.tail = o
+    this.open += o.open
+    this.count++
+  }
+
+  unlink(o: Order): void {
+    if (o.prev === null) this.head = o.next
+    else o.prev.next = o.next
+    if (o.next === null) this.tail = o.prev
+    else o.next.prev = o.prev
+    o.prev = o.next = o.level = null
+    this.open -= o.open
+    this.count--
+  }
+}
+
+class BookSide {
+  readonly side: Side
+  /** Sorted with the best level last. */
+  readonly levels: Level[] = []
+  readonly byPrice = new Map<number, Level>()
+
+  constructor(side: Side) {
+    this.side = side
+  }
+
+  best(): Level | undefined {
+    return this.levels[this.levels.length - 1]
+  }
+
+  /** Whether a level at `a` is better than one at `b` for this side. */
+  better(a: number, b: number): boolean {
+    return this.side === 'BUY' ? a > b : a < b
+  }
+
+  levelAt(price: number): Level {
+    let level = this.byPrice.get(price)
+    if (level !== undefined) return level
+    level = new Level(price)
+    this.byPrice.set(price, level)
+    const levels = this.levels
+    const n = levels.length
+    if (n === 0 || this.better(price, levels[n - 1].price)) levels.push(level)
+    else levels.splice(this.indexBefore(price), 0, level)
+    return level
+  }
+
+  remove(level: Level): void {
+    this.byPrice.delete(level.price)
+    const levels = this.levels
+    if (levels[levels.length - 1] === level) levels.pop()
+    else levels.splice(this.indexBefore(level.price), 1)
+  }
+
+  // The index of the first level not worse than `price` (levels before it are worse).
+  private indexBefore(price: number): number {
+    const levels = this.levels
+    let lo = 0
+    let hi = levels.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.better(price, levels[mid].price)) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+/** A resting order in a snapshot, in queue order. */
+export interface SnapshotOrder {
+  id: number
+  trader: string
+  side: Side
+  tif: TimeInForce
+  postOnly: boolean
+  price: number
+  quantity: number
+  open: number
+  filled: number
+  ts: number
+}
+
+/** A book's whole state, as plain data: restoring it gives a book that behaves the same. */
+export interface BookSnapshot {
+  tradeSeq: number
+  /** Bids best first, each level's orders in queue order; then asks the same way. */
+  bids: SnapshotOrder[]
+  asks: SnapshotOrder[]
+}
+
+export interface OrderBookOptions {
+  selfTrade?: SelfTradePrevention
+}
+
+const isLots = (n: number): boolean => Number.isSafeInteger(n) && n > 0
+const isTicks = (n: number): boolean => Number.isSafeInteger(n) && n > 0
+const isId = (n: number): boolean => Number.isSafeInteger(n)
+
+export class OrderBook {
+  readonly bids = new BookSide('BUY')
+  readonly asks = new BookSide('SELL')
+  readonly selfTrade: SelfTradePrevention
+  private readonly orders = new Map<number, Order>()
+  private readonly events: BookEvents
+  private tradeSeq = 0
+
+  constructor(events: BookEvents = new BookListener(), options: OrderBookOptions = {}) {
+    this.events = events
+    this.selfTrade = options.selfTrade ?? 'expire-taker'
+  }
+
+  /** Trades so far (the last trade's `seq`). */
+  get trades(): number {
+    return this.tradeSeq
+  }
+
+  /** Resting orders. */
+  get size(): number {
+    return this.orders.size
+  }
+
+  /** A resting order by id. */
+  order(id: number): OrderState | undefined {
+    return this.orders.get(id)
+  }
+
+  /** The best bid and ask prices in ticks (undefined for an empty side). */
+  bestBid(): number | undefined {
+    return this.bids.best()?.price
+  }
+
+  bestAsk(): number | undefined {
+    return this.asks.best()?.price
+  }
+
+  /** Up to `levels` levels of a side, best first: [price, open quantity, orders]. */
+  depth(side: Side, levels = Infinity): [number, number, number][] {
+    const all = (side === 'BUY' ? this.bids : this.asks).levels
+    const out: [number, number, number][] = []
+    for (let i = all.length - 1; i >= 0 && out.length < levels; i--) out.push([all[i].price, all[i].open, all[i].count])
+    return out
+  }
+
+  /** Places a new order: validates it, trades it, rests what is left of a GTC limit order. */
+  add(cmd: NewOrder): boolean {
+    const ev = this.events
+    const reason = this.validateNew(cmd)
+    if (reason !== undefined) {
+      ev.rejected(cmd.id, cmd.trader, reason, cmd.ts)
+      return false
+    }
+    const o = new Order(cmd)
+    const opposite = o.side === 'BUY' ? this.asks : this.bids
+    const limit = o.type === 'market' ? undefined : o.price
+    if (o.postOnly) {
+      const best = opposite.best()
+      if (best !== undefined && crosses(o.side, best.price, o.price)) {
+        ev.rejected(o.id, o.trader, RejectReasons.POST_ONLY_WOULD_TRADE, o.ts)
+        return false
+      }
+    }
+    ev.accepted(o)
+    if (o.tif === 'FOK' && !this.fillable(o, opposite, limit)) {
+      ev.expired(o, ExpireReasons.FOK_NOT_FILLABLE, o.ts)
+      return true
+    }
+    this.execute(o, opposite, limit, o.ts)
+    return true
+  }
+
+  /** Cancels a resting order. */
+  cancel(id: number, trader: string, ts: number): boolean {
+    const o = this.orders.get(id)
+    const reason = o === undefined ? RejectReasons.UNKNOWN_ORDER : ownerCheck(o, trader)
+    if (reason !== undefined || o === undefined) {
+      this.events.rejected(id, trader, reason ?? RejectReasons.UNKNOWN_ORDER, ts)
+      return false
+    }
+    this.removeResting(o)
+    this.events.cancelled(o, ts)
+    return true
+  }
+
+  /**
+   * Modifies a resting order's price (ticks) and total quantity (lots; filled included). Lowering
+   * the quantity at the same price keeps its queue position; anything else re-queues it, and it
+   * may trade.
+   */
+  modify(id: number, trader: string, price: number, quantity: number, ts: number): boolean {
+    const ev = this.events
+    const o = this.orders.get(id)
+    const reason =
+      o === undefined
+        ? RejectReasons.UNKNOWN_ORDER
+        : (ownerCheck(o, trader) ??
+          (!isLots(quantity)
+            ? RejectReasons.NON_POSITIVE_QUANTITY
+            : !isTicks(price)
+              ? RejectReasons.NON_POSITIVE_PRICE
+              : quantity <= o.filled
+                ? RejectReasons.QUANTITY_NOT_ABOVE_FILLED
+                : undefined))
+    if (reason !== undefined || o === undefined) {
+      ev.rejected(id, trader, reason ?? RejectReasons.UNKNOWN_ORDER, ts)
+      return false
+    }
+    const side = o.side === 'BUY' ? this.bids : this.asks
+    const opposite = o.side === 'BUY' ? this.asks : this.bids
+    if (price === o.price && quantity <= o.quantity) {
+      const level = o.level!
+      const less = o.quantity - quantity
+      o.quantity = quantity
+      o.open -= less
+      level.open -= less
+      ev.modified(o, false, ts)
+      if (less > 0) ev.level(o.side, level.price, level.open, level.count)
+      return true
+    }
+    if (o.postOnly) {
+      const best = opposite.best()
+      if (best !== undefined && crosses(o.side, best.price, price)) {
+        ev.rejected(id, trader, RejectReasons.POST_ONLY_WOULD_TRADE, ts)
+        return false
+      }
+    }
+    const level = o.level!
+    level.unlink(o)
+    if (level.count === 0) side.remove(level)
+    ev.level(o.side, level.price, level.open, level.count)
+    this.orders.delete(o.id)
+    o.price = price
+    o.quantity = quantity
+    o.open = quantity - o.filled
+    o.ts = ts
+    ev.modified(o, true, ts)
+    this.execute(o, opposite, price, ts)
+    return true
+  }
+
+  /** The whole state as plain data. */
+  snapshot(): BookSnapshot {
+    const sideOrders = (s: BookSide): SnapshotOrder[] => {
+      const out: SnapshotOrder[] = []
+      for (let i = s.levels.length - 1; i >= 0; i--) {
+        for (let o = s.levels[i].head; o !== null; o = o.next) {
+          out.push({
+            id: o.id,
+            trader: o.trader,
+            side: o.side,
+            tif: o.tif,
+            postOnly: o.postOnly,
+            price: o.price,
+            quantity: o.quantity,
+            open: o.open,
+            filled: o.filled,
+            ts: o.ts,
+          })
+        }
+      }
+      return out
+    }
+    return { tradeSeq: this.tradeSeq, bids: sideOrders(this.bids), asks: sideOrders(this.asks) }
+  }
+
+  /** A book in the state of `snapshot` (reporting to `events` from then on). */
+  static restore(snapshot: BookSnapshot, events?: BookEvents, options?: OrderBookOptions): OrderBook {
+    const book = new OrderBook(events, options)
+    book.tradeSeq = snapshot.tradeSeq
+    for (const s of [...snapshot.bids, ...snapshot.asks]) {
+      const o = new Order({ ...s, type: 'limit' })
+      o.open = s.open
+      o.filled = s.filled
+      const level = (o.side === 'BUY' ? book.bids : book.asks).levelAt(o.price)
+      level.push(o)
+      book.orders.set(o.id, o)
+    }
+    return book
+  }
+
+  private validateNew(cmd: NewOrder): RejectReason | undefined {
+    if (!isId(cmd.id)) return RejectReasons.INVALID_ORDER_ID
+    if (this.orders.has(cmd.id)) return RejectReasons.DUPLICATE_ORDER_ID
+    if (cmd.side !== 'BUY' && cmd.side !== 'SELL') return RejectReasons.INVALID_ORDER
+    if (cmd.type !== 'limit' && cmd.type !== 'market') return RejectReasons.INVALID_ORDER
+    if (cmd.tif !== 'GTC' && cmd.tif !== 'IOC' && cmd.tif !== 'FOK') return RejectReasons.INVALID_ORDER
+    if (!isLots(cmd.quantity)) return RejectReasons.NON_POSITIVE_QUANTITY
+    if (cmd.type === 'limit') {
+      if (typeof cmd.price !== 'number' || Number.isNaN(cmd.price)) return RejectReasons.MISSING_PRICE
+      if (!isTicks(cmd.price)) return RejectReasons.NON_POSITIVE_PRICE
+    } else if (cmd.postOnly === true) return RejectReasons.INVALID_ORDER
+    return undefined
+  }
+
+  // Whether `o` can be filled entirely now (FOK), self-trade prevention included.
+  private fillable(o: Order, opposite: BookSide, limit: number | undefined): boolean {
+    let need = o.open
+    const stp = this.selfTrade !== 'none' && o.trader !== ''
+    const levels = opposite.levels
+    for (let i = levels.length - 1; i >= 0; i--) {
+      const level = levels[i]
+      if (limit !== undefined && !crosses(o.side, level.price, limit)) return false
+      if (!stp) {
+        need -= level.open
+        if (need <= 0) return true
+        continue
+      }
+      for (let m = level.head; m !== null; m = m.next) {
+        if (m.trader === o.trader) {
+          if (this.selfTrade === 'expire-maker') continue
+          return false
+        }
+        need -= m.open
+        if (need <= 0) return true
+      }
+    }
+    return false
+  }
+
+  // Trades `o` against the opposite side, then rests it (GTC limit) or expires what is left.
+  private execute(o: Order, opposite: BookSide, limit: number | undefined, ts: number): void {
+    const ev = this.events
+    const stp = this.selfTrade !== 'none' && o.trader !== ''
+    let takerExpired = false
+    while (o.open > 0) {
+      const level = opposite.best()
+      if (level === undefined || (limit !== undefined && !crosses(o.side, level.price, limit))) break
+      let m = level.head
+      while (m !== null && o.open > 0) {
+        const next: Order | null = m.next
+        if (stp && m.trader === o.trader) {
+          if (this.selfTrade !== 'expire-taker') {
+            level.unlink(m)
+            this.orders.delete(m.id)
+            ev.expired(m, ExpireReasons.SELF_TRADE, ts)
+          }
+          if (this.selfTrade !== 'expire-maker') {
+            takerExpired = true
+            break
+          }
+          m = next
+          continue
+        }
+        const q = m.open < o.open ? m.open : o.open
+        m.open -= q
+        m.filled += q
+        o.open -= q
+        o.filled += q
+        level.open -= q
+        ev.trade(++this.tradeSeq, m, o, level.price, q, ts)
+        if (m.open === 0) {
+          level.unlink(m)
+          this.orders.delete(m.id)
+          ev.filled(m, ts)
+        }
+        m = next
+      }
+      if (level.count === 0) opposite.remove(level)
+      ev.level(opposite.side, level.price, level.open, level.count)
+      if (takerExpired) break
+    }
+    if (o.open === 0) {
+      ev.filled(o, ts)
+      return
+    }
+    if (takerExpired) {
+      ev.expired(o, ExpireReasons.SELF_TRADE, ts)
+      return
+    }
+    if (o.type === 'market' || o.tif !== 'GTC') {
+      ev.expired(o, ExpireReasons.NOT_FILLED_AT_ONCE, ts)
+      return
+    }
+    this.rest(o)
+  }
+
+  private rest(o: Order): void {
+    const side = o.side === 'BUY' ? this.bids : this.asks
+    const level = side.levelAt(o.price)
+    level.push(o)
+    this.orders.set(o.id, o)
+    this.events.level(o.side, level.price, level.open, level.count)
+  }
+
+  private removeResting(o: Order): void {
+    const side = o.side === 'BUY' ? this.bids : this.asks
+    const level = o.level!
+    level.unlink(o)
+    this.orders.delete(o.id)
+    if (level.count === 0) side.remove(level)
+    this.events.level(o.side, level.price, level.open, level.count)
+  }
+}
+
+// A trader may cancel or modify only their own orders (an empty trader is anyone's).
+function ownerCheck(o: Order, trader: string): RejectReason | undefined {
+  return o.trader !== '' && trader !== '' && trader !== o.trader ? RejectReasons.NOT_ORDER_OWNER : undefined
+}
+
+// Whether a resting price `resting` crosses an incoming `side` order's limit.
+function crosses(side: Side, resting: number, limit: number): boolean {
+  return side === 'BUY' ? resting <= limit : resting >= limit
+}
