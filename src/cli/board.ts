@@ -21,6 +21,8 @@ export class Board {
   invalid = 0
   /** A line about the analytics processor, when it runs. */
   analyze: (() => string) | undefined
+  /** A line about the matching engine, when it runs. */
+  exchange: (() => string) | undefined
   /** The archiver's line, when it runs. */
   archive: (() => string) | undefined
   private readonly windowSeconds: number
@@ -81,6 +83,7 @@ export class Board {
       `orders: ${formatCount(this.orders)} messages, ${rate(last?.orders ?? this.orders, first?.orders)}` +
         (this.ordersInvalid > 0 ? ` (${formatCount(this.ordersInvalid)} invalid)` : ''),
       ...(this.analyze === undefined ? [] : [this.analyze()]),
+      ...(this.exchange === undefined ? [] : [this.exchange()]),
       ...(this.archive === undefined ? [] : [this.archive()]),
     ]
   }

@@ -169,6 +169,16 @@ export class Exchange {
     return this.instrument(instrument)?.book
   }
 
+  /** Converters from an instrument's ticks and lots to its units (undefined for an unknown instrument). */
+  units(instrument: string): { price(ticks: number): number; quantity(lots: number): number } | undefined {
+    const inst = this.instrument(instrument)
+    if (inst === undefined) return undefined
+    return {
+      price: (ticks) => round(ticks * inst.spec.tickSize, inst.decimals),
+      quantity: (lots) => round(lots * inst.spec.lotSize, inst.lotDecimals),
+    }
+  }
+
   /** Applies one command. */
   submit(cmd: OrderCommand): CommandResult {
     const c = this.collector

@@ -97,9 +97,14 @@ class Level {
 
 class BookSide {
   readonly side: Side
-  /** Sorted with the best level last. */
+  /**
+   * Sorted with the best level last. The best level is never empty; levels that empty below it
+   * stay in place (and in `byPrice`) to be used again, until they reach the top or outnumber the
+   * others, so that orders coming and going over the same prices do not shift the array.
+   */
   readonly levels: Level[] = []
   readonly byPrice = new Map<number, Level>()
+  private empty = 0
 
   constructor(side: Side) {
     this.side = side
@@ -114,9 +119,13 @@ class BookSide {
     return this.side === 'BUY' ? a > b : a < b
   }
 
+  /** The level at `price`, created when missing; an emptied one is used again. */
   levelAt(price: number): Level {
     let level = this.byPrice.get(price)
-    if (level !== undefined) return level
+    if (level !== undefined) {
+      if (level.count === 0) this.empty--
+      return level
+    }
     level = new Level(price)
     this.byPrice.set(price, level)
     const levels = this.levels
@@ -126,11 +135,36 @@ class BookSide {
     return level
   }
 
-  remove(level: Level): void {
-    this.byPrice.delete(level.price)
+  /** A level has just lost its last order. */
+  emptied(level: Level): void {
     const levels = this.levels
-    if (levels[levels.length - 1] === level) levels.pop()
-    else levels.splice(this.indexBefore(level.price), 1)
+    if (levels[levels.length - 1] !== level) {
+      if (++this.empty > 32 && this.empty * 2 > levels.length) this.compact()
+      return
+    }
+    levels.pop()
+    this.byPrice.delete(level.price)
+    // The empty levels just below it go too: the best level is never empty.
+    while (levels.length > 0 && levels[levels.length - 1].count === 0) {
+      this.byPrice.delete(levels.pop()!.price)
+      this.empty--
+    }
+  }
+
+  /** The levels that hold orders, best first. */
+  *active(): IterableIterator<Level> {
+    for (let i = this.levels.length - 1; i >= 0; i--) if (this.levels[i].count > 0) yield this.levels[i]
+  }
+
+  private compact(): void {
+    let w = 0
+    const levels = this.levels
+    for (let i = 0; i < levels.length; i++) {
+      if (levels[i].count > 0) levels[w++] = levels[i]
+      else this.byPrice.delete(levels[i].price)
+    }
+    levels.length = w
+    this.empty = 0
   }
 
   // The index of the first level not worse than `price` (levels before it are worse).
@@ -216,9 +250,11 @@ export class OrderBook {
 
   /** Up to `levels` levels of a side, best first: [price, open quantity, orders]. */
   depth(side: Side, levels = Infinity): [number, number, number][] {
-    const all = (side === 'BUY' ? this.bids : this.asks).levels
     const out: [number, number, number][] = []
-    for (let i = all.length - 1; i >= 0 && out.length < levels; i--) out.push([all[i].price, all[i].open, all[i].count])
+    for (const l of (side === 'BUY' ? this.bids : this.asks).active()) {
+      if (out.length >= levels) break
+      out.push([l.price, l.open, l.count])
+    }
     return out
   }
 
@@ -306,7 +342,7 @@ export class OrderBook {
     }
     const level = o.level!
     level.unlink(o)
-    if (level.count === 0) side.remove(level)
+    if (level.count === 0) side.emptied(level)
     ev.level(o.side, level.price, level.open, level.count)
     this.orders.delete(o.id)
     o.price = price
@@ -322,8 +358,8 @@ export class OrderBook {
   snapshot(): BookSnapshot {
     const sideOrders = (s: BookSide): SnapshotOrder[] => {
       const out: SnapshotOrder[] = []
-      for (let i = s.levels.length - 1; i >= 0; i--) {
-        for (let o = s.levels[i].head; o !== null; o = o.next) {
+      for (const level of s.active()) {
+        for (let o = level.head; o !== null; o = o.next) {
           out.push({
             id: o.id,
             trader: o.trader,
@@ -435,7 +471,7 @@ export class OrderBook {
         }
         m = next
       }
-      if (level.count === 0) opposite.remove(level)
+      if (level.count === 0) opposite.emptied(level)
       ev.level(opposite.side, level.price, level.open, level.count)
       if (takerExpired) break
     }
@@ -467,7 +503,7 @@ export class OrderBook {
     const level = o.level!
     level.unlink(o)
     this.orders.delete(o.id)
-    if (level.count === 0) side.remove(level)
+    if (level.count === 0) side.emptied(level)
     this.events.level(o.side, level.price, level.open, level.count)
   }
 }

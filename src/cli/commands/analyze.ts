@@ -7,11 +7,9 @@ import { parseIntervals } from '../../analytics/intervals.ts'
 import { signalConfig } from '../../analytics/signals.ts'
 import { ErrorCodes, TickflowError } from '../../errors.ts'
 import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG, type AnalyzeConfig } from '../../stream/analyze.ts'
-import { createProcessorMetrics, serveMetrics } from '../../stream/metrics.ts'
-import { runProcessor, type RuntimeStats } from '../../stream/runtime.ts'
 import { defineCommand, durationOption, intOption } from '../command.ts'
-import { CONNECT_OPTIONS, connectFromOptions } from '../connect.ts'
-import { formatCount, progress } from '../progress.ts'
+import { processorOptions, runProcessorCommand } from '../processor-command.ts'
+import { formatCount } from '../progress.ts'
 
 export default defineCommand({
   name: 'analyze',
@@ -50,88 +48,20 @@ export default defineCommand({
       default: '5s',
       description: 'Advance the watermark of a partition silent this long (0 = never)',
     },
-    group: {
-      type: 'string',
-      value: 'ID',
-      default: 'tickflow-analyze',
-      description: 'Consumer group of the processors',
-    },
-    from: {
-      type: 'string',
-      value: 'WHERE',
-      default: 'earliest',
-      description: 'Where partitions without a checkpoint start: earliest or latest',
-    },
-    'checkpoint-interval': {
-      type: 'string',
-      value: 'DURATION',
-      default: '1s',
-      description: 'Snapshot the state at least this often',
-    },
-    'session-timeout': {
-      type: 'string',
-      value: 'DURATION',
-      default: '10s',
-      description: 'How soon the group moves the partitions of a crashed processor',
-    },
-    'metrics-port': { type: 'string', value: 'PORT', description: 'Serve Prometheus metrics on this port' },
-    quiet: { type: 'boolean', description: 'No progress line' },
-    ...CONNECT_OPTIONS,
+    ...processorOptions('analyze'),
   },
   async run(values, positionals, io) {
     if (positionals.length > 0) {
       throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `unexpected argument ${positionals[0]}`)
     }
     const config = analyzeConfigFromOptions(values)
-    const from = values.from as string
-    if (from !== 'earliest' && from !== 'latest') {
-      throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `--from must be earliest or latest, got ${from}`)
-    }
-    const metricsPort = intOption('metrics-port', values['metrics-port'], 0)
-    const groupId = values.group as string
-    const connection = await connectFromOptions(values, io, 'tickflow-analyze')
-    const abort = new AbortController()
-    void io.stopSignal.then(() => abort.abort())
-    const metrics = metricsPort === undefined ? undefined : createProcessorMetrics('analyze')
-    const server =
-      metrics === undefined || metricsPort === undefined
-        ? undefined
-        : await serveMetrics(metrics.registry, { port: metricsPort }).catch(async (err: unknown) => {
-            await connection.close()
-            throw err
-          })
-    if (server !== undefined) io.err(`metrics on http://127.0.0.1:${server.port}/metrics`)
-    const bar = progress(io, values.quiet === true)
-    const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
-    const started = performance.now()
-    const timer = setInterval(() => {
-      bar.update(
-        () =>
-          `analyze: ${formatCount(stats.processed)} ticks, partitions [${stats.assigned.join(',')}] (generation ${stats.generation})`,
-      )
-    }, 200)
-    try {
-      await runProcessor(
-        analyzeProcessor(config),
-        {
-          bus: connection.bus,
-          groupId,
-          startFrom: from,
-          checkpointIntervalMs: durationOption('checkpoint-interval', values['checkpoint-interval']),
-          sessionTimeoutMs: durationOption('session-timeout', values['session-timeout']),
-          metrics,
-          signal: abort.signal,
-          log: (line) => io.err(`analyze: ${line}`),
-        },
-        stats,
-      )
-    } finally {
-      clearInterval(timer)
-      bar.done()
-      await server?.close()
-      await connection.close()
-    }
-    const seconds = (performance.now() - started) / 1000
+    const { stats, seconds } = await runProcessorCommand(
+      analyzeProcessor(config),
+      values,
+      io,
+      (st) =>
+        `analyze: ${formatCount(st.processed)} ticks, partitions [${st.assigned.join(',')}] (generation ${st.generation})`,
+    )
     io.out(`analyzed ${formatCount(stats.processed)} ticks in ${seconds.toFixed(1)} s`)
     return 0
   },

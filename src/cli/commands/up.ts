@@ -17,6 +17,7 @@ import { DEFAULT_SYMBOLS, createPriceGenerator, type PriceModel } from '../../fe
 import { DEFAULT_INSTRUMENTS, createOrderGenerator } from '../../feeds/synthetic-orders.ts'
 import { ErrorCodes, TickflowError } from '../../errors.ts'
 import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG } from '../../stream/analyze.ts'
+import { DEFAULT_EXCHANGE_CONFIG, exchangeProcessor } from '../../stream/exchange.ts'
 import { runProcessor, type RuntimeStats } from '../../stream/runtime.ts'
 import { KafkaCluster } from '../../bus/cluster.ts'
 import { runArchiver, type ArchiverStats } from '../../store/archiver.ts'
@@ -51,6 +52,7 @@ export default defineCommand({
     seed: { type: 'string', value: 'S', description: 'Random seed of the feeds (default: random)' },
     partitions: { type: 'string', value: 'N', default: '3', description: 'Partitions of the topics it creates' },
     'no-analyze': { type: 'boolean', description: 'Do not run the analytics processor (tickflow analyze)' },
+    'no-exchange': { type: 'boolean', description: 'Do not run the matching engine (tickflow exchange)' },
     'no-archive': { type: 'boolean', description: 'Do not archive the topics into the database (tickflow archive)' },
     ...DATABASE_OPTIONS,
     ...CONFIG_OPTION,
@@ -167,6 +169,19 @@ export default defineCommand({
         board.analyze = () =>
           `analyze: ${formatCount(analyzed.processed)} ticks → volatility, bars.1m, signals` +
           ` (partitions [${analyzed.assigned.join(',')}])`
+      }
+      const matched: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
+      if (values['no-exchange'] !== true && orderRate > 0) {
+        tasks.push(
+          runProcessor(
+            exchangeProcessor(DEFAULT_EXCHANGE_CONFIG),
+            { bus, signal: abort.signal, log: (line) => io.err(`exchange: ${line}`) },
+            matched,
+          ).catch(fail),
+        )
+        board.exchange = () =>
+          `exchange: ${formatCount(matched.processed)} orders → trades, order-events, book, pnl, trade-stats` +
+          ` (partitions [${matched.assigned.join(',')}])`
       }
       let cluster: KafkaCluster | undefined
       if (store !== undefined) {

@@ -88,13 +88,26 @@ test('up runs a broker with price and order feeds, prints a summary every 10 s, 
   }
   assert.match(
     summary,
-    /\| prices: [\d,]+ messages \| orders: [\d,]+ messages, \d+\.\d\/s \| analyze: [\d,]+ ticks → volatility, bars\.1m, signals \(partitions \[0,1,2\]\) \| archive: [\d,]+ records from \d+ partitions → the embedded database in .+, served on 127\.0\.0\.1:\d+ while this runs$/,
+    /\| prices: [\d,]+ messages \| orders: [\d,]+ messages, \d+\.\d\/s \| analyze: [\d,]+ ticks → volatility, bars\.1m, signals \(partitions \[0,1,2\]\) \| exchange: [\d,]+ orders → trades, order-events, book, pnl, trade-stats \(partitions \[0,1,2\]\) \| archive: [\d,]+ records from \d+ partitions → the embedded database in .+, served on 127\.0\.0\.1:\d+ while this runs$/,
   )
   assert.ok(!/prices: 0 messages/.test(summary), summary)
   // The analytics processor runs beside the feeds: its outputs grow.
   await eventually(async () => (await topicSize(address, 'volatility')) > 0, 60_000, 'volatility records')
+  // And the matching engine: trades and P&L from the order feed.
+  await eventually(async () => (await topicSize(address, 'trades')) > 0, 60_000, 'trades')
+  await eventually(async () => (await topicSize(address, 'pnl')) > 0, 60_000, 'pnl records')
   const after = await runCli(['topics', '--brokers', address], options)
-  for (const topic of ['volatility', 'signals', 'bars.1m', 'dlq.prices', 'tickflow-analyze.checkpoints']) {
+  for (const topic of [
+    'volatility',
+    'signals',
+    'bars.1m',
+    'dlq.prices',
+    'tickflow-analyze.checkpoints',
+    'order-events',
+    'book',
+    'trade-stats',
+    'tickflow-exchange.checkpoints',
+  ]) {
     assert.match(after.stdout, new RegExp(`^${topic.replaceAll('.', '\\.')} `, 'm'), topic)
   }
 
@@ -123,7 +136,7 @@ test('up runs a broker with price and order feeds, prints a summary every 10 s, 
   assert.ok(
     lines(r.stderr)
       .slice(2, -1)
-      .every((l) => l.startsWith('analyze: ') || l.startsWith('archive: ')),
+      .every((l) => l.startsWith('analyze: ') || l.startsWith('exchange: ') || l.startsWith('archive: ')),
     r.stderr,
   )
   assert.ok(fs.existsSync(dataDir), 'the data is kept')
