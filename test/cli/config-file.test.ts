@@ -8,7 +8,11 @@ import { tempDir } from '../helpers/broker.ts'
 
 test('no file: no routes; a file: its routes; errors name the file', (t) => {
   const dir = tempDir(t)
-  assert.deepEqual(loadConfig(undefined, {}), { source: undefined, archive: { routes: undefined } })
+  assert.deepEqual(loadConfig(undefined, {}), {
+    source: undefined,
+    archive: { routes: undefined },
+    exchange: { instruments: undefined },
+  })
   const file = path.join(dir, 'tickflow.json')
   fs.writeFileSync(
     file,
@@ -35,5 +39,38 @@ test('no file: no routes; a file: its routes; errors name the file', (t) => {
       assert.equal((err.message ?? '').split('\n').length, 1)
       return true
     })
+  }
+})
+
+test('the exchange section: tick and lot sizes per instrument, checked', () => {
+  const c = parseConfig(
+    '{"exchange": {"instruments": {"TCS": {"tickSize": 0.05}, "BTC": {"tickSize": 0.5, "lotSize": 0.001}}}}',
+    'f.json',
+  )
+  assert.deepEqual(c.exchange.instruments, {
+    TCS: { tickSize: 0.05, lotSize: 1 },
+    BTC: { tickSize: 0.5, lotSize: 0.001 },
+  })
+  assert.equal(parseConfig('{"exchange": {}}', 'f.json').exchange.instruments, undefined)
+  const failures: Array<[string, RegExp]> = [
+    ['{"exchange": []}', /exchange must be an object/],
+    ['{"exchange": {"books": {}}}', /unknown key exchange.books/],
+    ['{"exchange": {"instruments": [1]}}', /exchange.instruments must be an object/],
+    ['{"exchange": {"instruments": {"X": 1}}}', /exchange.instruments.X must be an object/],
+    [
+      '{"exchange": {"instruments": {"X": {"tickSize": 0}}}}',
+      /exchange.instruments.X.tickSize must be a positive number/,
+    ],
+    ['{"exchange": {"instruments": {"X": {}}}}', /exchange.instruments.X.tickSize must be a positive number/],
+    ['{"exchange": {"instruments": {"X": {"tickSize": 1, "lotSize": "1"}}}}', /X.lotSize must be a positive/],
+    ['{"exchange": {"instruments": {"X": {"tickSize": 1, "tick": 1}}}}', /unknown key exchange.instruments.X.tick/],
+  ]
+  for (const [text, message] of failures) {
+    assert.throws(
+      () => parseConfig(text, 'f.json'),
+      (err: { code?: string; message?: string }) =>
+        err.code === ErrorCodes.INVALID_CONFIG && message.test(err.message ?? ''),
+      text,
+    )
   }
 })

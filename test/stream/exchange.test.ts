@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { exchangeConfigFromOptions } from '../../src/cli/commands/exchange.ts'
+import { parseConfig } from '../../src/cli/config-file.ts'
 import { ErrorCodes } from '../../src/errors.ts'
 import { CopyBinary } from '../../src/store/copy-binary.ts'
 import { appendRow, TYPED_TABLES } from '../../src/store/tables.ts'
@@ -108,4 +110,30 @@ test('bad records go to the dead letters; the checkpoint restores the books and 
     () => ExchangePartition.create(DEFAULT_EXCHANGE_CONFIG, Buffer.from('{')),
     (err: { code?: string }) => err.code === ErrorCodes.CHECKPOINT,
   )
+})
+
+test('instruments from the config file and --instruments: sizes per instrument, the others rejected or not', () => {
+  const file = parseConfig('{"exchange": {"instruments": {"TCS": {"tickSize": 0.05}}}}', 'tickflow.json')
+  const run = (values: Record<string, string>, orders: Record<string, unknown>[]) => {
+    const p = ExchangePartition.create(exchangeConfigFromOptions(values, file), undefined)
+    const out = new Collect()
+    for (const o of orders) feed(p, out, o)
+    return out.of('order-events').map((r) => `${r.value.instrument} ${r.value.type} ${r.value.reason ?? ''}`.trim())
+  }
+  const orders = [
+    { id: 1, trxn_type: 'BUY', quantity: 1, price: 10.01 }, // TCS: off its 0.05 tick
+    { id: 2, trxn_type: 'BUY', quantity: 1, price: 10.05 },
+    { id: 3, trxn_type: 'BUY', quantity: 1, price: 10.01, instrument: 'INFY' }, // the CLI's 0.01 tick
+  ]
+  assert.deepEqual(run({}, orders), ['TCS rejected price-off-tick', 'TCS accepted', 'INFY accepted'])
+  assert.deepEqual(run({ instruments: 'TCS' }, orders), [
+    'TCS rejected price-off-tick',
+    'TCS accepted',
+    'INFY rejected unknown-instrument',
+  ])
+  assert.deepEqual(run({ instruments: 'INFY', 'tick-size': '0.02' }, orders), [
+    'TCS rejected unknown-instrument',
+    'TCS rejected unknown-instrument',
+    'INFY rejected price-off-tick',
+  ])
 })

@@ -9,6 +9,7 @@ import { COST_METHODS, type CostMethod } from '../../exchange/pnl.ts'
 import { SELF_TRADE_MODES, type SelfTradePrevention } from '../../exchange/types.ts'
 import { DEFAULT_EXCHANGE_CONFIG, exchangeProcessor, type ExchangeConfig } from '../../stream/exchange.ts'
 import { defineCommand, intOption } from '../command.ts'
+import { CONFIG_OPTION, loadConfig, type TickflowConfig } from '../config-file.ts'
 import { processorOptions, runProcessorCommand } from '../processor-command.ts'
 import { formatCount } from '../progress.ts'
 
@@ -46,13 +47,14 @@ export default defineCommand({
       description: 'Trades in the SMA and VWAP of trade-stats',
     },
     depth: { type: 'string', value: 'N', default: '10', description: 'Levels per side in each book record' },
+    ...CONFIG_OPTION,
     ...processorOptions('exchange'),
   },
   async run(values, positionals, io) {
     if (positionals.length > 0) {
       throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `unexpected argument ${positionals[0]}`)
     }
-    const config = exchangeConfigFromOptions(values)
+    const config = exchangeConfigFromOptions(values, loadConfig(values.config as string | undefined))
     const { stats, seconds } = await runProcessorCommand(
       exchangeProcessor(config),
       values,
@@ -65,8 +67,16 @@ export default defineCommand({
   },
 })
 
-/** The exchange settings from command-line values (shared with `up`). */
-export function exchangeConfigFromOptions(values: Record<string, string | boolean | undefined>): ExchangeConfig {
+/**
+ * The exchange settings from command-line values and the config file's tick and lot sizes per
+ * instrument (shared with `up`). `--instruments` names the only instruments traded; without it any
+ * instrument is, with the sizes of the config file when it lists it, else `--tick-size` and
+ * `--lot-size`.
+ */
+export function exchangeConfigFromOptions(
+  values: Record<string, string | boolean | undefined>,
+  file?: TickflowConfig,
+): ExchangeConfig {
   const positive = (name: string, fallback: string): number => {
     const text = (values[name] as string | undefined) ?? fallback
     const n = Number(text)
@@ -98,6 +108,7 @@ export function exchangeConfigFromOptions(values: Record<string, string | boolea
   if (!COST_METHODS.includes(pnl as CostMethod)) {
     throw new TickflowError(ErrorCodes.INVALID_ARGUMENT, `--pnl must be fifo or average, got ${pnl}`)
   }
+  const listed = file?.exchange.instruments
   const list = values.instruments as string | undefined
   const names = list === undefined ? undefined : list.split(',').map((s) => s.trim())
   if (names !== undefined && (names.length === 0 || names.some((n) => n === ''))) {
@@ -107,7 +118,12 @@ export function exchangeConfigFromOptions(values: Record<string, string | boolea
     ...DEFAULT_EXCHANGE_CONFIG,
     input: (values.input as string | undefined) ?? 'orders',
     exchange: {
-      instruments: names === undefined ? undefined : Object.fromEntries(names.map((n) => [n, spec])),
+      instruments:
+        names === undefined
+          ? listed
+          : Object.fromEntries(
+              names.map((n) => [n, listed !== undefined && Object.hasOwn(listed, n) ? listed[n] : spec]),
+            ),
       anyInstrument: names === undefined ? spec : undefined,
       selfTrade: selfTrade as SelfTradePrevention,
       pnl: pnl as CostMethod,

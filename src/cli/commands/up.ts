@@ -17,7 +17,8 @@ import { DEFAULT_SYMBOLS, createPriceGenerator, type PriceModel } from '../../fe
 import { DEFAULT_INSTRUMENTS, createOrderGenerator } from '../../feeds/synthetic-orders.ts'
 import { ErrorCodes, TickflowError } from '../../errors.ts'
 import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG } from '../../stream/analyze.ts'
-import { DEFAULT_EXCHANGE_CONFIG, exchangeProcessor } from '../../stream/exchange.ts'
+import { exchangeProcessor } from '../../stream/exchange.ts'
+import { exchangeConfigFromOptions } from './exchange.ts'
 import { runProcessor, type RuntimeStats } from '../../stream/runtime.ts'
 import { KafkaCluster } from '../../bus/cluster.ts'
 import { runArchiver, type ArchiverStats } from '../../store/archiver.ts'
@@ -174,7 +175,7 @@ export default defineCommand({
       if (values['no-exchange'] !== true && orderRate > 0) {
         tasks.push(
           runProcessor(
-            exchangeProcessor(DEFAULT_EXCHANGE_CONFIG),
+            exchangeProcessor(exchangeConfigFromOptions({}, config)),
             { bus, signal: abort.signal, log: (line) => io.err(`exchange: ${line}`) },
             matched,
           ).catch(fail),

@@ -9,8 +9,9 @@ import { test, type TestContext } from 'node:test'
 import type { Broker } from '../../../src/broker/index.ts'
 import { createTopic, fetchCommittedOffsets, listEndOffsets } from '../../helpers/admin.ts'
 import { eventually, startTestBroker, tempDir } from '../../helpers/broker.ts'
-import { cliEnv, produceWithKafkajs, startCli, type RunningCli } from '../../helpers/cli.ts'
+import { cliEnv, produceWithKafkajs, startCli } from '../../helpers/cli.ts'
 import { readCommitted, readCommittedPartition } from '../../helpers/committed.ts'
+import { consumedAll, fedBroker, stopProcessor, type FedBroker } from '../../helpers/processor-cli.ts'
 
 const GROUP = 'tickflow-analyze'
 const SYMBOLS = 'AAPL,MSFT,GOOG,AMZN,TSLA,NVDA,META,NFLX,IBM,ORCL,INTC,AMD'
@@ -22,45 +23,9 @@ PRODUCE.push('--start', '2024-01-02 09:30:00', '--symbols', SYMBOLS, '--partitio
 // Snapshots every second: crashes land between two, so restores replay the input after a snapshot.
 const ANALYZE = ['analyze', '--quiet', '--session-timeout', '2s', '--checkpoint-interval', '1s', '--bars', '1s,1m']
 
-interface Setup {
-  broker: Broker
-  env: NodeJS.ProcessEnv
-  cwd: string
-  /** The feed, running. */
-  producer: RunningCli
-}
-
-/** A broker whose `prices` are being produced (the feed keeps running; see `done`). */
-async function setup(t: TestContext): Promise<Setup> {
-  const broker = await startTestBroker(t)
-  const cwd = tempDir(t)
-  const env = cliEnv({ TICKFLOW_LOCAL_BROKER: broker.address, TICKFLOW_DATA_DIR: cwd })
-  const producer = startCli(PRODUCE, { env, cwd })
-  t.after(() => producer.child.kill('SIGKILL'))
-  await eventually(
-    async () => (await listEndOffsets(broker, 'prices').catch(() => [0])).some((o) => o > 0),
-    30_000,
-    'prices',
-  )
-  return { broker, env, cwd, producer }
-}
-
-/** True once the feed has ended and the group has committed the end of every input partition. */
-async function done(s: Setup): Promise<boolean> {
-  if (s.producer.child.exitCode === null) return false
-  assert.equal(s.producer.child.exitCode, 0, s.producer.stderr())
-  const ends = await listEndOffsets(s.broker, 'prices')
-  const committed = await fetchCommittedOffsets(s.broker, GROUP, 'prices', ends.length)
-  return ends.every((end, p) => committed.get(p) === end)
-}
-
-async function stop(run: RunningCli): Promise<void> {
-  // Not before it runs (its signal handlers are set up by then), even when there was nothing left to do.
-  await run.waitForStderr(/generation \d+: partitions/)
-  run.child.kill('SIGINT')
-  const r = await run.exited
-  assert.equal(r.code, 0, `exit ${r.code} ${r.signal}: ${r.stderr}`)
-}
+const setup = (t: TestContext): Promise<FedBroker> => fedBroker(t, 'prices', PRODUCE)
+const done = (s: FedBroker): Promise<boolean> => consumedAll(s, GROUP)
+const stop = stopProcessor
 
 /** The committed `volatility` records of each partition, as text. */
 async function volatility(broker: Broker): Promise<string[][]> {

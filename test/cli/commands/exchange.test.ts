@@ -9,8 +9,9 @@ import { test, type TestContext } from 'node:test'
 import type { Broker } from '../../../src/broker/index.ts'
 import { createTopic, fetchCommittedOffsets, listEndOffsets } from '../../helpers/admin.ts'
 import { eventually, startTestBroker, tempDir } from '../../helpers/broker.ts'
-import { cliEnv, produceWithKafkajs, startCli, type RunningCli } from '../../helpers/cli.ts'
+import { cliEnv, produceWithKafkajs, startCli } from '../../helpers/cli.ts'
 import { readCommitted, readCommittedPartition } from '../../helpers/committed.ts'
+import { consumedAll, fedBroker, stopProcessor, type FedBroker } from '../../helpers/processor-cli.ts'
 
 const GROUP = 'tickflow-exchange'
 const ORDERS = 60_000
@@ -32,41 +33,9 @@ const EXCHANGE = [
 ]
 const OUTPUTS = ['trades', 'pnl', 'order-events', 'book', 'trade-stats']
 
-interface Setup {
-  broker: Broker
-  env: NodeJS.ProcessEnv
-  cwd: string
-  producer: RunningCli
-}
-
-async function setup(t: TestContext): Promise<Setup> {
-  const broker = await startTestBroker(t)
-  const cwd = tempDir(t)
-  const env = cliEnv({ TICKFLOW_LOCAL_BROKER: broker.address, TICKFLOW_DATA_DIR: cwd })
-  const producer = startCli(PRODUCE, { env, cwd })
-  t.after(() => producer.child.kill('SIGKILL'))
-  await eventually(
-    async () => (await listEndOffsets(broker, 'orders').catch(() => [0])).some((o) => o > 0),
-    30_000,
-    'orders',
-  )
-  return { broker, env, cwd, producer }
-}
-
-async function done(s: Setup): Promise<boolean> {
-  if (s.producer.child.exitCode === null) return false
-  assert.equal(s.producer.child.exitCode, 0, s.producer.stderr())
-  const ends = await listEndOffsets(s.broker, 'orders')
-  const committed = await fetchCommittedOffsets(s.broker, GROUP, 'orders', ends.length)
-  return ends.every((end, p) => committed.get(p) === end || (end === 0 && committed.get(p) === undefined))
-}
-
-async function stop(run: RunningCli): Promise<void> {
-  await run.waitForStderr(/generation \d+: partitions/)
-  run.child.kill('SIGINT')
-  const r = await run.exited
-  assert.equal(r.code, 0, `exit ${r.code} ${r.signal}: ${r.stderr}`)
-}
+const setup = (t: TestContext): Promise<FedBroker> => fedBroker(t, 'orders', PRODUCE)
+const done = (s: FedBroker): Promise<boolean> => consumedAll(s, GROUP)
+const stop = stopProcessor
 
 /** Every output topic's committed records, per partition, as text. */
 async function outputs(broker: Broker): Promise<Record<string, string[][]>> {

@@ -1,0 +1,50 @@
+/**
+ * For end-to-end tests of the stream processor commands (`analyze`, `exchange`): a broker fed by
+ * `tickflow produce` in a child process, whether a processor group has consumed all of it, and
+ * stopping a processor as Ctrl-C would.
+ */
+import assert from 'node:assert/strict'
+import type { TestContext } from 'node:test'
+import type { Broker } from '../../src/broker/index.ts'
+import { fetchCommittedOffsets, listEndOffsets } from './admin.ts'
+import { eventually, startTestBroker, tempDir } from './broker.ts'
+import { cliEnv, startCli, type RunningCli } from './cli.ts'
+
+export interface FedBroker {
+  broker: Broker
+  env: NodeJS.ProcessEnv
+  cwd: string
+  /** The input topic. */
+  topic: string
+  /** The feed, running. */
+  producer: RunningCli
+}
+
+/** A broker whose `topic` is being produced by `tickflow ${produce}` (the feed keeps running). */
+export async function fedBroker(t: TestContext, topic: string, produce: string[]): Promise<FedBroker> {
+  const broker = await startTestBroker(t)
+  const cwd = tempDir(t)
+  const env = cliEnv({ TICKFLOW_LOCAL_BROKER: broker.address, TICKFLOW_DATA_DIR: cwd })
+  const producer = startCli(produce, { env, cwd })
+  t.after(() => producer.child.kill('SIGKILL'))
+  await eventually(async () => (await listEndOffsets(broker, topic).catch(() => [0])).some((o) => o > 0), 30_000, topic)
+  return { broker, env, cwd, topic, producer }
+}
+
+/** True once the feed has ended and `group` has committed the end of every input partition. */
+export async function consumedAll(s: FedBroker, group: string): Promise<boolean> {
+  if (s.producer.child.exitCode === null) return false
+  assert.equal(s.producer.child.exitCode, 0, s.producer.stderr())
+  const ends = await listEndOffsets(s.broker, s.topic)
+  const committed = await fetchCommittedOffsets(s.broker, group, s.topic, ends.length)
+  // A partition that got nothing has nothing committed either.
+  return ends.every((end, p) => committed.get(p) === end || (end === 0 && committed.get(p) === undefined))
+}
+
+/** Stops a processor with SIGINT once it runs (its signal handlers are set by then); it must exit 0. */
+export async function stopProcessor(run: RunningCli): Promise<void> {
+  await run.waitForStderr(/generation \d+: partitions/)
+  run.child.kill('SIGINT')
+  const r = await run.exited
+  assert.equal(r.code, 0, `exit ${r.code} ${r.signal}: ${r.stderr}`)
+}
