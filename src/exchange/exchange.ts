@@ -122,10 +122,15 @@ export interface CommandResult {
 /** The exchange's whole state, as plain data. */
 export interface ExchangeSnapshot {
   books: Record<string, BookSnapshot>
+  /**
+   * Each book's units. A restored book keeps them whatever the options say now: its prices, and
+   * the positions of its traders, are counted in them.
+   */
+  specs: Record<string, InstrumentSpec>
   positions: PositionSnapshot[]
   stats: TradeStatsSnapshot[]
-  /** Last trade price per instrument, in the instrument's units. */
-  lastPrices: Record<string, number>
+  /** Last trade price per instrument, in ticks. */
+  lastTicks: Record<string, number>
 }
 
 interface Instrument {
@@ -228,25 +233,26 @@ export class Exchange {
   /** Everything, as plain data. */
   snapshot(): ExchangeSnapshot {
     const books: Record<string, BookSnapshot> = {}
-    const lastPrices: Record<string, number> = {}
+    const specs: Record<string, InstrumentSpec> = {}
+    const lastTicks: Record<string, number> = {}
     const stats: TradeStatsSnapshot[] = []
     for (const inst of this.instruments.values()) {
       books[inst.name] = inst.book.snapshot()
-      if (Number.isFinite(inst.lastTicks))
-        lastPrices[inst.name] = round(inst.lastTicks * inst.spec.tickSize, inst.decimals)
+      specs[inst.name] = { ...inst.spec }
+      if (Number.isFinite(inst.lastTicks)) lastTicks[inst.name] = inst.lastTicks
       stats.push(inst.stats.snapshot())
     }
-    return { books, positions: this.ledger.snapshot(), stats, lastPrices }
+    return { books, specs, positions: this.ledger.snapshot(), stats, lastTicks }
   }
 
   /** An exchange in the state of `snapshot`, with `options` (which need not be the same as before). */
   static restore(snapshot: ExchangeSnapshot, options: ExchangeOptions = {}): Exchange {
     const ex = new Exchange(options)
     for (const [name, book] of Object.entries(snapshot.books)) {
-      const inst = ex.instrument(name, book)
-      if (inst === undefined) continue
-      const last = snapshot.lastPrices[name]
-      inst.lastTicks = last === undefined ? NaN : (toUnits(last, inst.spec.tickSize) ?? last / inst.spec.tickSize)
+      const spec = snapshot.specs[name]
+      checkSpec(name, spec)
+      const inst = ex.create(name, spec, book)
+      inst.lastTicks = snapshot.lastTicks[name] ?? NaN
     }
     for (const s of snapshot.stats) {
       const inst = ex.instruments.get(s.instrument)
@@ -256,20 +262,24 @@ export class Exchange {
     return ex
   }
 
-  private instrument(name: string, restoring?: BookSnapshot): Instrument | undefined {
-    let inst = this.instruments.get(name)
+  private instrument(name: string): Instrument | undefined {
+    const inst = this.instruments.get(name)
     if (inst !== undefined) return inst
     if (typeof name !== 'string' || name === '') return undefined
     const spec = Object.hasOwn(this.options.instruments ?? {}, name)
       ? this.options.instruments![name]
       : this.options.anyInstrument
     if (spec === undefined) return undefined
+    return this.create(name, spec)
+  }
+
+  private create(name: string, spec: InstrumentSpec, restoring?: BookSnapshot): Instrument {
     const bookOptions = { selfTrade: this.options.selfTrade }
     const book =
       restoring === undefined
         ? new OrderBook(this.collector, bookOptions)
         : OrderBook.restore(restoring, this.collector, bookOptions)
-    inst = {
+    const inst: Instrument = {
       name,
       spec,
       decimals: decimalsOf(spec.tickSize),

@@ -180,3 +180,26 @@ test('trade statistics: SMA and VWAP over the last N trades, volume over all', (
   })
   assert.throws(() => new TradeStats('X', 0), /window/)
 })
+
+test('a restored book keeps the tick and lot sizes it was made with, whatever the options say now', () => {
+  const before = new Exchange({ instruments: { TCS: { tickSize: 0.05, lotSize: 1 } } })
+  before.submit(cmd({ id: 1, trader: 's', side: 'SELL', price: 15.05, quantity: 3 }))
+  const after = Exchange.restore(JSON.parse(JSON.stringify(before.snapshot())), {
+    anyInstrument: { tickSize: 0.01, lotSize: 1 },
+  })
+  const r = after.submit(cmd({ id: 2, trader: 'b', price: 15.1, quantity: 3 }))
+  assert.deepEqual(
+    r.trades.map((t) => [t.price, t.quantity]),
+    [[15.05, 3]],
+  )
+  assert.deepEqual(
+    after.submit(cmd({ id: 3, price: 15.02 })).events.map((e) => e.reason),
+    ['price-off-tick'],
+    'still on its 0.05 tick',
+  )
+  assert.deepEqual(
+    after.submit(cmd({ id: 4, instrument: 'INFY', price: 15.02 })).events.map((e) => e.type),
+    ['accepted'],
+    'new instruments take the new options',
+  )
+})
