@@ -174,14 +174,11 @@ export class Exchange {
     return this.instrument(instrument)?.book
   }
 
-  /** Converters from an instrument's ticks and lots to its units (undefined for an unknown instrument). */
-  units(instrument: string): { price(ticks: number): number; quantity(lots: number): number } | undefined {
-    const inst = this.instrument(instrument)
-    if (inst === undefined) return undefined
-    return {
-      price: (ticks) => round(ticks * inst.spec.tickSize, inst.decimals),
-      quantity: (lots) => round(lots * inst.spec.lotSize, inst.lotDecimals),
-    }
+  /** Up to `levels` levels of a side of an instrument's book, best first, as [price, quantity] in its units. */
+  depth(instrument: string, side: Side, levels: number): [number, number][] {
+    const inst = this.instruments.get(instrument)
+    if (inst === undefined) return []
+    return inst.book.depth(side, levels).map(([p, q]) => [priceOf(inst, p), quantityOf(inst, q)])
   }
 
   /** Applies one command. */
@@ -298,10 +295,7 @@ export class Exchange {
     const makerFee = value * (this.options.makerFee ?? 0)
     const takerFee = value * (this.options.takerFee ?? 0)
     inst.lastTicks = t.price
-    inst.stats.add(
-      round(t.price * inst.spec.tickSize, inst.decimals),
-      round(t.quantity * inst.spec.lotSize, inst.lotDecimals),
-    )
+    inst.stats.add(priceOf(inst, t.price), quantityOf(inst, t.quantity))
     const buyer = this.pnlLedger.position(t.buyer, inst.name)
     buyer.fill('BUY', t.quantity, t.price, t.aggressor === 'BUY' ? takerFee : makerFee)
     const seller = this.pnlLedger.position(t.seller, inst.name)
@@ -329,13 +323,13 @@ function pnlRecord(inst: Instrument, f: PnlFigures, ts: number): PnlRecord {
   return {
     trader: f.trader,
     instrument: f.instrument,
-    position: round(f.position * lotSize, inst.lotDecimals),
+    position: quantityOf(inst, f.position),
     avgPrice: Number.isNaN(f.avgPrice) ? NaN : round(f.avgPrice * tickSize, inst.decimals + 6),
     realized,
     fees,
     net: round(realized - fees, 12),
     unrealized: money(f.unrealized),
-    lastPrice: Number.isFinite(f.lastPrice) ? round(f.lastPrice * tickSize, inst.decimals) : NaN,
+    lastPrice: Number.isFinite(f.lastPrice) ? priceOf(inst, f.lastPrice) : NaN,
     ts,
   }
 }
@@ -466,14 +460,22 @@ class Collector implements BookEvents {
   }
 
   private price(ticks: number): number {
-    const inst = this.inst!
-    return round(ticks * inst.spec.tickSize, inst.decimals)
+    return priceOf(this.inst!, ticks)
   }
 
   private quantity(lots: number): number {
-    const inst = this.inst!
-    return round(lots * inst.spec.lotSize, inst.lotDecimals)
+    return quantityOf(this.inst!, lots)
   }
+}
+
+/** Ticks as a price in the instrument's units. */
+function priceOf(inst: Instrument, ticks: number): number {
+  return round(ticks * inst.spec.tickSize, inst.decimals)
+}
+
+/** Lots as a quantity in the instrument's units. */
+function quantityOf(inst: Instrument, lots: number): number {
+  return round(lots * inst.spec.lotSize, inst.lotDecimals)
 }
 
 function checkSpec(name: string, spec: InstrumentSpec): void {

@@ -159,10 +159,7 @@ export class ExchangePartition implements PartitionProcessor {
     }
     if (r.book !== undefined) {
       const b = r.book
-      const book = this.exchange.book(b.instrument)!
-      const inst = this.exchange.units(b.instrument)!
-      const levels = (side: 'BUY' | 'SELL') =>
-        book.depth(side, this.config.depthLevels).map(([p, q]) => [inst.price(p), inst.quantity(q)])
+      const levels = (side: 'BUY' | 'SELL') => this.exchange.depth(b.instrument, side, this.config.depthLevels)
       out.emit(
         t.book,
         b.instrument,
