@@ -138,6 +138,9 @@ interface Instrument {
   spec: InstrumentSpec
   decimals: number
   lotDecimals: number
+  /** The tick and the lot as whole numbers of 10^-decimals (0.05 → 5 with decimals 2). */
+  tickUnits: number
+  lotUnits: number
   book: OrderBook
   stats: TradeStats
   /** The last trade's price in ticks (NaN before any). */
@@ -276,11 +279,15 @@ export class Exchange {
       restoring === undefined
         ? new OrderBook(this.collector, bookOptions)
         : OrderBook.restore(restoring, this.collector, bookOptions)
+    const decimals = decimalsOf(spec.tickSize)
+    const lotDecimals = decimalsOf(spec.lotSize)
     const inst: Instrument = {
       name,
       spec,
-      decimals: decimalsOf(spec.tickSize),
-      lotDecimals: decimalsOf(spec.lotSize),
+      decimals,
+      lotDecimals,
+      tickUnits: Math.round(spec.tickSize * 10 ** decimals),
+      lotUnits: Math.round(spec.lotSize * 10 ** lotDecimals),
       book,
       stats: new TradeStats(name, this.options.statsWindow ?? 20),
       lastTicks: NaN,
@@ -295,7 +302,7 @@ export class Exchange {
     const makerFee = value * (this.options.makerFee ?? 0)
     const takerFee = value * (this.options.takerFee ?? 0)
     inst.lastTicks = t.price
-    inst.stats.add(priceOf(inst, t.price), quantityOf(inst, t.quantity))
+    inst.stats.add(t.price, t.quantity)
     const buyer = this.pnlLedger.position(t.buyer, inst.name)
     buyer.fill('BUY', t.quantity, t.price, t.aggressor === 'BUY' ? takerFee : makerFee)
     const seller = this.pnlLedger.position(t.seller, inst.name)
@@ -376,7 +383,7 @@ class Collector implements BookEvents {
     const inst = this.inst
     if (inst !== undefined) {
       for (const t of this.raw) exchange.settle(inst, t, this.cmd.ts, r.pnl)
-      if (r.trades.length > 0) r.stats = inst.stats.figures()
+      if (r.trades.length > 0) r.stats = statsOf(inst)
       if (this.bidChanges.size > 0 || this.askChanges.size > 0) {
         const book = inst.book
         const bid = book.bids.best()
@@ -470,12 +477,40 @@ class Collector implements BookEvents {
 
 /** Ticks as a price in the instrument's units. */
 function priceOf(inst: Instrument, ticks: number): number {
-  return round(ticks * inst.spec.tickSize, inst.decimals)
+  return scaled(ticks, inst.tickUnits, inst.decimals)
+}
+
+/**
+ * The instrument's trade statistics in its units. The averages are ratios, not on the tick: they
+ * keep six decimals more than the tick has.
+ */
+function statsOf(inst: Instrument): TradeStatsFigures {
+  const f = inst.stats.figures()
+  const average = (ticks: number): number =>
+    Number.isNaN(ticks) ? NaN : round(ticks * inst.spec.tickSize, Math.min(inst.decimals + 6, 15))
+  return {
+    ...f,
+    volume: quantityOf(inst, f.volume),
+    last: Number.isNaN(f.last) ? NaN : priceOf(inst, f.last),
+    sma: average(f.sma),
+    vwap: average(f.vwap),
+  }
 }
 
 /** Lots as a quantity in the instrument's units. */
 function quantityOf(inst: Instrument, lots: number): number {
-  return round(lots * inst.spec.lotSize, inst.lotDecimals)
+  return scaled(lots, inst.lotUnits, inst.lotDecimals)
+}
+
+/**
+ * `n` × `units` × 10^-decimals as the double nearest the exact decimal (what parsing its decimal
+ * text gives): an exact integer product divided by an exact power of ten is rounded once. Only a
+ * product beyond 2^53 goes through decimal text.
+ */
+function scaled(n: number, units: number, decimals: number): number {
+  const product = n * units
+  if (!Number.isSafeInteger(product)) return round(n * units * 10 ** -decimals, decimals)
+  return decimals === 0 ? product : product / 10 ** decimals
 }
 
 function checkSpec(name: string, spec: InstrumentSpec): void {

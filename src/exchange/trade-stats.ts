@@ -1,15 +1,21 @@
 /**
  * Per-instrument statistics over trades: the simple moving average of the last N trade prices,
  * the volume-weighted average price over the same N trades, the last price, and the session's
- * volume and trade count. A ring of the last N prices and quantities, with running sums
- * recomputed from the ring every N trades so rounding never accumulates. Pure: no I/O.
+ * volume and trade count. Pure: no I/O.
+ *
+ * Prices are integer ticks and quantities integer lots, so the running sums over the ring of the
+ * last N trades are exact integers: the figures depend only on the trades in the window, never on
+ * the order the sums were built in — a statistics object restored from a snapshot gives, bit for
+ * bit, the figures of the one that never stopped. (Exact while a window's notional, ticks × lots,
+ * stays below 2^53.)
  */
 
+/** The figures in ticks and lots (`sma` and `vwap` in fractional ticks). */
 export interface TradeStatsFigures {
   instrument: string
   /** Trades counted so far. */
   trades: number
-  /** Quantity traded so far. */
+  /** Lots traded so far. */
   volume: number
   last: number
   /** Over the last `window` trades (fewer at the start). */
@@ -39,7 +45,7 @@ export class TradeStats {
     this.quantities = new Float64Array(window)
   }
 
-  /** Counts a trade. */
+  /** Counts a trade of `quantity` lots at `price` ticks (both integers). */
   add(price: number, quantity: number): void {
     const i = this.trades % this.window
     if (this.trades >= this.window) {
@@ -55,7 +61,6 @@ export class TradeStats {
     this.trades++
     this.volume += quantity
     this.last = price
-    if (this.trades % this.window === 0) this.resum()
   }
 
   figures(): TradeStatsFigures {
@@ -102,30 +107,15 @@ export class TradeStats {
     t.volume = s.volume
     return t
   }
-
-  private resum(): void {
-    const n = Math.min(this.trades, this.window)
-    let p = 0
-    let q = 0
-    let v = 0
-    for (let k = 0; k < n; k++) {
-      const i = (this.trades - n + k) % this.window
-      p += this.prices[i]
-      q += this.quantities[i]
-      v += this.prices[i] * this.quantities[i]
-    }
-    this.sumPrice = p
-    this.sumQuantity = q
-    this.sumNotional = v
-  }
 }
 
 export interface TradeStatsSnapshot {
   instrument: string
   window: number
   trades: number
+  /** Lots. */
   volume: number
-  /** The last trades' prices and quantities, oldest first. */
+  /** The last trades' prices (ticks) and quantities (lots), oldest first. */
   prices: number[]
   quantities: number[]
 }

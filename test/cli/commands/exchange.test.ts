@@ -52,9 +52,15 @@ async function outputs(broker: Broker): Promise<Record<string, string[][]>> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 test('exchange killed with SIGKILL at random points and restarted gives the output of an uninterrupted run', async (t) => {
+  // Every run is killed when the test ends, failed or not.
+  const start = (s: FedBroker) => {
+    const run = startCli(EXCHANGE, s)
+    t.after(() => run.child.kill('SIGKILL'))
+    return run
+  }
   // The uninterrupted run.
   const first = await setup(t)
-  const whole = startCli(EXCHANGE, first)
+  const whole = start(first)
   await eventually(() => done(first), 120_000, 'the uninterrupted run to finish')
   await stop(whole)
   const expected = await outputs(first.broker)
@@ -75,15 +81,25 @@ test('exchange killed with SIGKILL at random points and restarted gives the outp
   let killedMidStream = 0
   let stderr = ''
   for (let i = 0; i < 5; i++) {
-    const run = startCli(EXCHANGE, s)
+    const before = await committedTotal(s)
+    const run = start(s)
     await run.waitForStderr(/generation \d+: partitions/)
-    await sleep(500 + Math.floor(Math.random() * 1500))
+    // Kill i comes once the group has committed (i + 1) sixths of the orders (so every run
+    // commits, its checkpoint included, and the kills spread over the stream), then at a random
+    // point of what follows: mid-transaction, mid-fetch or between the two.
+    const mark = Math.max(Math.floor(((i + 1) * ORDERS) / 6), before + 1)
+    await eventually(
+      async () => (await committedTotal(s)) >= mark || (await done(s)),
+      60_000,
+      `run ${i + 1} to commit ${mark} orders`,
+    )
+    await sleep(Math.floor(Math.random() * 500))
     run.child.kill('SIGKILL')
     stderr += (await run.exited).stderr
     if (!(await done(s))) killedMidStream++
   }
   assert.ok(killedMidStream >= 3, `only ${killedMidStream} of 5 kills came before the end of the input`)
-  const last = startCli(EXCHANGE, s)
+  const last = start(s)
   await eventually(() => done(s), 120_000, 'the last run to finish')
   await stop(last)
   stderr += last.stderr()
@@ -105,6 +121,12 @@ test('exchange killed with SIGKILL at random points and restarted gives the outp
     }
   }
 })
+
+/** The group's committed input offsets, summed over the partitions. */
+async function committedTotal(s: FedBroker): Promise<number> {
+  const committed = await fetchCommittedOffsets(s.broker, GROUP, s.topic, 3)
+  return [...committed.values()].reduce((n, o) => n + Math.max(0, o), 0)
+}
 
 /** P&L records by trader and instrument, in order, over every partition. */
 function byTraderAndInstrument(partitions: string[][]): Map<string, string[]> {
