@@ -3,7 +3,8 @@
  *
  * Structure: each side keeps its price levels in an array sorted so that the best level is at the
  * end (bids ascending, asks descending: taking or emptying the best level is a pop), with a
- * `Map` from price to level beside it; each level holds its orders in an intrusive doubly-linked
+ * `Map` from price to level beside it once it has more than a few levels (a few are found faster
+ * by a scan from the top); each level holds its orders in an intrusive doubly-linked
  * list in arrival order; a `Map` from order id to order makes cancel and modify O(1) (plus the
  * level's removal from the array when it empties away from the top). Nothing is allocated per
  * command on the paths that do not create an order.
@@ -63,7 +64,8 @@ class Order implements OrderState {
 }
 
 class Level {
-  readonly price: number
+  /** Set once, or again when a side reuses its spare level. */
+  price: number
   head: Order | null = null
   tail: Order | null = null
   open = 0
@@ -95,6 +97,9 @@ class Level {
   }
 }
 
+/** Levels a side holds before it indexes them by price (below that, a scan from the top is faster). */
+const INDEX_FROM = 16
+
 class BookSide {
   readonly side: Side
   /**
@@ -103,8 +108,11 @@ class BookSide {
    * others, so that orders coming and going over the same prices do not shift the array.
    */
   readonly levels: Level[] = []
-  readonly byPrice = new Map<number, Level>()
+  /** The levels by price, once the side has had {@link INDEX_FROM} of them (then kept). */
+  private byPrice: Map<number, Level> | null = null
   private empty = 0
+  /** The last level to leave the top, reused by the next new level (books that empty and refill). */
+  private spare: Level | null = null
 
   constructor(side: Side) {
     this.side = side
@@ -121,18 +129,35 @@ class BookSide {
 
   /** The level at `price`, created when missing; an emptied one is used again. */
   levelAt(price: number): Level {
-    let level = this.byPrice.get(price)
+    let level = this.find(price)
     if (level !== undefined) {
       if (level.count === 0) this.empty--
       return level
     }
-    level = new Level(price)
-    this.byPrice.set(price, level)
+    if (this.spare !== null) {
+      level = this.spare
+      level.price = price
+      this.spare = null
+    } else level = new Level(price)
     const levels = this.levels
     const n = levels.length
     if (n === 0 || this.better(price, levels[n - 1].price)) levels.push(level)
     else levels.splice(this.indexBefore(price), 0, level)
+    if (this.byPrice !== null) this.byPrice.set(price, level)
+    else if (levels.length >= INDEX_FROM) this.byPrice = new Map(levels.map((l) => [l.price, l]))
     return level
+  }
+
+  private find(price: number): Level | undefined {
+    if (this.byPrice !== null) return this.byPrice.get(price)
+    // From the top down: the levels get worse, so one worse than `price` ends the search.
+    const levels = this.levels
+    for (let i = levels.length - 1; i >= 0; i--) {
+      const at = levels[i].price
+      if (at === price) return levels[i]
+      if (this.better(price, at)) return undefined
+    }
+    return undefined
   }
 
   /** A level has just lost its last order. */
@@ -143,10 +168,12 @@ class BookSide {
       return
     }
     levels.pop()
-    this.byPrice.delete(level.price)
+    this.byPrice?.delete(level.price)
+    this.spare = level
     // The empty levels just below it go too: the best level is never empty.
     while (levels.length > 0 && levels[levels.length - 1].count === 0) {
-      this.byPrice.delete(levels.pop()!.price)
+      const gone = levels.pop()!
+      this.byPrice?.delete(gone.price)
       this.empty--
     }
   }
@@ -161,7 +188,7 @@ class BookSide {
     const levels = this.levels
     for (let i = 0; i < levels.length; i++) {
       if (levels[i].count > 0) levels[w++] = levels[i]
-      else this.byPrice.delete(levels[i].price)
+      else this.byPrice?.delete(levels[i].price)
     }
     levels.length = w
     this.empty = 0
