@@ -41,6 +41,26 @@ export async function consumedAll(s: FedBroker, group: string): Promise<boolean>
   return ends.every((end, p) => committed.get(p) === end || (end === 0 && committed.get(p) === undefined))
 }
 
+/** The input offsets `group` has committed, summed over the input's partitions. */
+export async function committedTotal(s: FedBroker, group: string): Promise<number> {
+  const ends = await listEndOffsets(s.broker, s.topic)
+  const committed = await fetchCommittedOffsets(s.broker, group, s.topic, ends.length)
+  return [...committed.values()].reduce((n, o) => n + Math.max(0, o), 0)
+}
+
+/**
+ * Waits until `group` has committed `mark` input records in all, or consumed the whole input.
+ * Crash tests kill by progress, not after a fixed delay: on a slow machine a run killed too soon
+ * would never have committed, and there would be nothing to restore.
+ */
+export async function committedAtLeast(s: FedBroker, group: string, mark: number): Promise<void> {
+  await eventually(
+    async () => (await committedTotal(s, group)) >= mark || (await consumedAll(s, group)),
+    120_000,
+    `${group} to commit ${mark} records`,
+  )
+}
+
 /** Stops a processor with SIGINT once it runs (its signal handlers are set by then); it must exit 0. */
 export async function stopProcessor(run: RunningCli): Promise<void> {
   await run.waitForStderr(/generation \d+: partitions/)

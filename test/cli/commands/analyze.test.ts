@@ -11,7 +11,14 @@ import { createTopic, fetchCommittedOffsets, listEndOffsets } from '../../helper
 import { eventually, startTestBroker, tempDir } from '../../helpers/broker.ts'
 import { cliEnv, produceWithKafkajs, startCli } from '../../helpers/cli.ts'
 import { readCommitted, readCommittedPartition } from '../../helpers/committed.ts'
-import { consumedAll, fedBroker, stopProcessor, type FedBroker } from '../../helpers/processor-cli.ts'
+import {
+  committedAtLeast,
+  committedTotal,
+  consumedAll,
+  fedBroker,
+  stopProcessor,
+  type FedBroker,
+} from '../../helpers/processor-cli.ts'
 
 const GROUP = 'tickflow-analyze'
 const SYMBOLS = 'AAPL,MSFT,GOOG,AMZN,TSLA,NVDA,META,NFLX,IBM,ORCL,INTC,AMD'
@@ -72,9 +79,15 @@ test('analyze killed with SIGKILL at random points and restarted gives the outpu
   let killedMidStream = 0
   let stderr = ''
   for (let i = 0; i < 5; i++) {
+    const before = await committedTotal(s, GROUP)
     const run = startCli(ANALYZE, s)
+    t.after(() => run.child.kill('SIGKILL'))
     await run.waitForStderr(/generation \d+: partitions/)
-    await sleep(500 + Math.floor(Math.random() * 2000))
+    // Kill i comes once (i + 1) sixths of the input are committed (every run commits), then at a
+    // random point of the next 300 ms (not longer: the input would be done before the last kills),
+    // most often between two snapshots.
+    await committedAtLeast(s, GROUP, Math.max(Math.floor(((i + 1) * TICKS) / 6), before + 1))
+    await sleep(Math.floor(Math.random() * 300))
     run.child.kill('SIGKILL')
     stderr += (await run.exited).stderr
     if (!(await done(s))) killedMidStream++

@@ -11,7 +11,14 @@ import { createTopic, fetchCommittedOffsets, listEndOffsets } from '../../helper
 import { eventually, startTestBroker, tempDir } from '../../helpers/broker.ts'
 import { cliEnv, produceWithKafkajs, startCli } from '../../helpers/cli.ts'
 import { readCommitted, readCommittedPartition } from '../../helpers/committed.ts'
-import { consumedAll, fedBroker, stopProcessor, type FedBroker } from '../../helpers/processor-cli.ts'
+import {
+  committedAtLeast,
+  committedTotal,
+  consumedAll,
+  fedBroker,
+  stopProcessor,
+  type FedBroker,
+} from '../../helpers/processor-cli.ts'
 
 const GROUP = 'tickflow-exchange'
 const ORDERS = 60_000
@@ -81,18 +88,13 @@ test('exchange killed with SIGKILL at random points and restarted gives the outp
   let killedMidStream = 0
   let stderr = ''
   for (let i = 0; i < 5; i++) {
-    const before = await committedTotal(s)
+    const before = await committedTotal(s, GROUP)
     const run = start(s)
     await run.waitForStderr(/generation \d+: partitions/)
     // Kill i comes once the group has committed (i + 1) sixths of the orders (so every run
     // commits, its checkpoint included, and the kills spread over the stream), then at a random
     // point of what follows: mid-transaction, mid-fetch or between the two.
-    const mark = Math.max(Math.floor(((i + 1) * ORDERS) / 6), before + 1)
-    await eventually(
-      async () => (await committedTotal(s)) >= mark || (await done(s)),
-      60_000,
-      `run ${i + 1} to commit ${mark} orders`,
-    )
+    await committedAtLeast(s, GROUP, Math.max(Math.floor(((i + 1) * ORDERS) / 6), before + 1))
     await sleep(Math.floor(Math.random() * 500))
     run.child.kill('SIGKILL')
     stderr += (await run.exited).stderr
@@ -121,12 +123,6 @@ test('exchange killed with SIGKILL at random points and restarted gives the outp
     }
   }
 })
-
-/** The group's committed input offsets, summed over the partitions. */
-async function committedTotal(s: FedBroker): Promise<number> {
-  const committed = await fetchCommittedOffsets(s.broker, GROUP, s.topic, 3)
-  return [...committed.values()].reduce((n, o) => n + Math.max(0, o), 0)
-}
 
 /** P&L records by trader and instrument, in order, over every partition. */
 function byTraderAndInstrument(partitions: string[][]): Map<string, string[]> {
