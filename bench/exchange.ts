@@ -13,6 +13,7 @@
  * a stream it would not finish in time is cut to the commands it did in a first timed pass).
  */
 import os from 'node:os'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { OrderBook as BaselineBook } from 'nodejs-order-book'
 import { OrderBook } from '../src/exchange/order-book.ts'
 import { BookListener, type NewOrder } from '../src/exchange/types.ts'
@@ -164,7 +165,7 @@ function bench(stream: Stream): void {
 }
 
 /** Insert rate per tenth of the stream, as the book grows. */
-function benchInserts(stream: Stream): void {
+async function benchInserts(stream: Stream): Promise<void> {
   console.log(`\n${stream.name}: ${stream.commands.length.toLocaleString('en-US')} inserts, the book growing`)
   const tenth = Math.floor(stream.commands.length / 10)
   for (const engine of [tickflow, baseline]) {
@@ -172,12 +173,21 @@ function benchInserts(stream: Stream): void {
     const best = new Array<number>(10).fill(Infinity)
     let reached = 10
     let resting = 0
+    // Garbage collection inside each tenth of the last round (entries arrive after the loop).
+    const windows: [number, number][] = []
+    const pauses: { start: number; ms: number }[] = []
+    const gc = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) pauses.push({ start: e.startTime, ms: e.duration })
+    })
+    gc.observe({ entryTypes: ['gc'] })
     for (let r = 0; r < rounds; r++) {
       const apply = engine.start(1)
       const begin = performance.now()
+      windows.length = 0
       for (let k = 0; k < 10; k++) {
         const start = performance.now()
         for (let i = k * tenth; i < (k + 1) * tenth; i++) apply(stream.commands[i])
+        windows.push([start, performance.now()])
         best[k] = Math.min(best[k], (performance.now() - start) / 1000)
         if (engine === baseline && performance.now() - begin > BASELINE_SECONDS * 1000) {
           reached = k + 1
@@ -191,18 +201,37 @@ function benchInserts(stream: Stream): void {
         resting = book.size
       }
     }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    gc.disconnect()
     const rates = best.slice(0, reached).map((s) => rate(tenth, s))
     console.log(`  ${engine.name.padEnd(18)} inserts/s per tenth: ${rates.join(', ')}`)
+    const shares = windows.map(([from, to]) => {
+      const ms = pauses.filter((p) => p.start >= from && p.start < to).reduce((n, p) => n + p.ms, 0)
+      return `${Math.round((100 * ms) / (to - from))}%`
+    })
+    console.log(`  ${''.padEnd(18)} time in GC per tenth (last round): ${shares.join(', ')}`)
     if (engine === tickflow)
       console.log(`  ${''.padEnd(18)} resting orders at the end: ${resting.toLocaleString('en-US')}`)
     if (reached < 10) console.log(`  ${''.padEnd(18)} (stopped after ${reached} tenths: over ${BASELINE_SECONDS} s)`)
   }
+  // The id index alone: a Map doubles its table at powers of two and rehashes every entry at once.
+  const best = new Array<number>(10).fill(Infinity)
+  for (let r = 0; r < ROUNDS; r++) {
+    const ids = new Map<number, object>()
+    const value = {}
+    for (let k = 0; k < 10; k++) {
+      const start = performance.now()
+      for (let i = k * tenth; i < (k + 1) * tenth; i++) ids.set(stream.commands[i].id, value)
+      best[k] = Math.min(best[k], (performance.now() - start) / 1000)
+    }
+  }
+  console.log(`  ${'Map of the ids'.padEnd(18)} sets/s per tenth: ${best.map((s) => rate(tenth, s)).join(', ')}`)
 }
 
 console.log(`tickflow bench:exchange — Node ${process.version}, ${os.cpus().length} CPU, ${os.cpus()[0]?.model ?? ''}`)
 console.log(`timer cost (median of hrtime pairs): ${timerCost()} ns, included in the latencies`)
 bench(exchangeCoreMix(COMMANDS))
-benchInserts(insertsGrowing(INSERTS))
+await benchInserts(insertsGrowing(INSERTS))
 bench(nasdaqLike(Math.floor(COMMANDS / 3)))
 for (const books of [100, 10_000]) bench(exchangeCoreMix(Math.floor(COMMANDS / 3), books, `exchange-core-${books}`))
 process.exit(0)
