@@ -509,8 +509,7 @@ function quantityOf(inst: Instrument, lots: number): number {
  */
 function scaled(n: number, units: number, decimals: number): number {
   const product = n * units
-  if (!Number.isSafeInteger(product)) return round(n * units * 10 ** -decimals, decimals)
-  return decimals === 0 ? product : product / 10 ** decimals
+  return Number.isSafeInteger(product) ? product / 10 ** decimals : round(product * 10 ** -decimals, decimals)
 }
 
 function checkSpec(name: string, spec: InstrumentSpec): void {

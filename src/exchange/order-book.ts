@@ -2,12 +2,12 @@
  * A price-time-priority limit order book for one instrument, in integer ticks and lots.
  *
  * Structure: each side keeps its price levels in an array sorted so that the best level is at the
- * end (bids ascending, asks descending: taking or emptying the best level is a pop), with a
- * `Map` from price to level beside it once it has more than a few levels (a few are found faster
- * by a scan from the top); each level holds its orders in an intrusive doubly-linked
- * list in arrival order; a `Map` from order id to order makes cancel and modify O(1) (plus the
- * level's removal from the array when it empties away from the top). Nothing is allocated per
- * command on the paths that do not create an order.
+ * end (bids ascending, asks descending: taking or emptying the best level is a pop), with a `Map`
+ * from price to level beside it once it has more than a few levels (a few are found faster by a
+ * scan from the top); each level holds its orders in an intrusive doubly-linked list in arrival
+ * order; a `Map` from order id to order makes cancel and modify O(1) (plus the level's removal
+ * from the array when it empties away from the top). Nothing is allocated per command on the
+ * paths that do not create an order or a price level.
  *
  * Rules: trades happen at the resting (maker) order's price; an incoming order trades with the
  * best level first and, within a level, with the earliest order first. A modification that only

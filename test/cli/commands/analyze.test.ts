@@ -11,14 +11,7 @@ import { createTopic, fetchCommittedOffsets, listEndOffsets } from '../../helper
 import { eventually, startTestBroker, tempDir } from '../../helpers/broker.ts'
 import { cliEnv, produceWithKafkajs, startCli } from '../../helpers/cli.ts'
 import { readCommitted, readCommittedPartition } from '../../helpers/committed.ts'
-import {
-  committedAtLeast,
-  committedTotal,
-  consumedAll,
-  fedBroker,
-  stopProcessor,
-  type FedBroker,
-} from '../../helpers/processor-cli.ts'
+import { consumedAll, crashRuns, fedBroker, stopProcessor, type FedBroker } from '../../helpers/processor-cli.ts'
 
 const GROUP = 'tickflow-analyze'
 const SYMBOLS = 'AAPL,MSFT,GOOG,AMZN,TSLA,NVDA,META,NFLX,IBM,ORCL,INTC,AMD'
@@ -76,22 +69,11 @@ function assertSameOutput(got: string[][], expected: string[][]): void {
 test('analyze killed with SIGKILL at random points and restarted gives the output of an uninterrupted run', async (t) => {
   const expected = uninterrupted(t)
   const s = await setup(t)
-  let killedMidStream = 0
-  let stderr = ''
-  for (let i = 0; i < 5; i++) {
-    const before = await committedTotal(s, GROUP)
-    const run = startCli(ANALYZE, s)
-    t.after(() => run.child.kill('SIGKILL'))
-    await run.waitForStderr(/generation \d+: partitions/)
-    // Kill i comes once (i + 1) sixths of the input are committed (every run commits), then at a
-    // random point of the next 300 ms (not longer: the input would be done before the last kills),
-    // most often between two snapshots.
-    await committedAtLeast(s, GROUP, Math.max(Math.floor(((i + 1) * TICKS) / 6), before + 1))
-    await sleep(Math.floor(Math.random() * 300))
-    run.child.kill('SIGKILL')
-    stderr += (await run.exited).stderr
-    if (!(await done(s))) killedMidStream++
-  }
+  // At most 300 ms after each run's mark (longer, and the input would be done before the last
+  // kills): most often between two snapshots, so restores replay input.
+  const crashed = await crashRuns(t, s, GROUP, ANALYZE, { runs: 5, total: TICKS, jitterMs: 300 })
+  const killedMidStream = crashed.killedMidStream
+  let stderr = crashed.stderr
   // The kills must have hit the processing, or the test proves nothing.
   assert.ok(killedMidStream >= 3, `only ${killedMidStream} of 5 kills came before the end of the input`)
   const last = startCli(ANALYZE, s)

@@ -11,14 +11,7 @@ import { createTopic, fetchCommittedOffsets, listEndOffsets } from '../../helper
 import { eventually, startTestBroker, tempDir } from '../../helpers/broker.ts'
 import { cliEnv, produceWithKafkajs, startCli } from '../../helpers/cli.ts'
 import { readCommitted, readCommittedPartition } from '../../helpers/committed.ts'
-import {
-  committedAtLeast,
-  committedTotal,
-  consumedAll,
-  fedBroker,
-  stopProcessor,
-  type FedBroker,
-} from '../../helpers/processor-cli.ts'
+import { consumedAll, crashRuns, fedBroker, stopProcessor, type FedBroker } from '../../helpers/processor-cli.ts'
 
 const GROUP = 'tickflow-exchange'
 const ORDERS = 60_000
@@ -56,8 +49,6 @@ async function outputs(broker: Broker): Promise<Record<string, string[][]>> {
   return out
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
 test('exchange killed with SIGKILL at random points and restarted gives the output of an uninterrupted run', async (t) => {
   // Every run is killed when the test ends, failed or not.
   const start = (s: FedBroker) => {
@@ -85,21 +76,10 @@ test('exchange killed with SIGKILL at random points and restarted gives the outp
 
   // The same orders on another broker, the processor killed five times.
   const s = await setup(t)
-  let killedMidStream = 0
-  let stderr = ''
-  for (let i = 0; i < 5; i++) {
-    const before = await committedTotal(s, GROUP)
-    const run = start(s)
-    await run.waitForStderr(/generation \d+: partitions/)
-    // Kill i comes once the group has committed (i + 1) sixths of the orders (so every run
-    // commits, its checkpoint included, and the kills spread over the stream), then at a random
-    // point of what follows: mid-transaction, mid-fetch or between the two.
-    await committedAtLeast(s, GROUP, Math.max(Math.floor(((i + 1) * ORDERS) / 6), before + 1))
-    await sleep(Math.floor(Math.random() * 500))
-    run.child.kill('SIGKILL')
-    stderr += (await run.exited).stderr
-    if (!(await done(s))) killedMidStream++
-  }
+  // Each kill at a random point after its run's mark: mid-transaction, mid-fetch or between the two.
+  const crashed = await crashRuns(t, s, GROUP, EXCHANGE, { runs: 5, total: ORDERS, jitterMs: 500 })
+  const killedMidStream = crashed.killedMidStream
+  let stderr = crashed.stderr
   assert.ok(killedMidStream >= 3, `only ${killedMidStream} of 5 kills came before the end of the input`)
   const last = start(s)
   await eventually(() => done(s), 120_000, 'the last run to finish')
