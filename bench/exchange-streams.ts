@@ -5,7 +5,7 @@
  * test; generation is not timed.
  */
 import { OrderBook } from '../src/exchange/order-book.ts'
-import type { Side, TimeInForce } from '../src/exchange/types.ts'
+import { BookListener, type Side, type TimeInForce } from '../src/exchange/types.ts'
 import { Random } from '../src/feeds/random.ts'
 
 export type Command =
@@ -35,51 +35,32 @@ export interface Stream {
 
 interface Sim {
   book: OrderBook
-  /** Resting order ids, for picking one at random (swap-remove). */
+  /**
+   * The ids of resting orders, and of some that have left the book since: an id is dropped when
+   * a pick finds it gone. (No callbacks: the book reports to a plain BookListener, the class the
+   * engine under test reports to, so generating a stream leaves no other listener class in the
+   * engine's call sites.)
+   */
   live: number[]
-  at: Map<number, number>
 }
 
 function sim(): Sim {
-  const s: Sim = { book: undefined!, live: [], at: new Map() }
-  s.book = new OrderBook(
-    {
-      accepted() {},
-      rejected() {},
-      trade() {},
-      filled(o) {
-        drop(s, o.id)
-      },
-      cancelled(o) {
-        drop(s, o.id)
-      },
-      expired(o) {
-        drop(s, o.id)
-      },
-      modified() {},
-      level() {},
-    },
-    { selfTrade: 'none' },
-  )
-  return s
+  return { book: new OrderBook(new BookListener(), { selfTrade: 'none' }), live: [] }
 }
 
-function drop(s: Sim, id: number): void {
-  const i = s.at.get(id)
-  if (i === undefined) return
-  const last = s.live.pop()!
-  if (last !== id) {
-    s.live[i] = last
-    s.at.set(last, i)
+/** A resting order of a non-empty book, picked uniformly at random. */
+function pick(s: Sim, rnd: Random): number {
+  for (;;) {
+    const i = rnd.int(0, s.live.length - 1)
+    const id = s.live[i]
+    if (s.book.order(id) !== undefined) return id
+    s.live[i] = s.live[s.live.length - 1]
+    s.live.pop()
   }
-  s.at.delete(id)
 }
 
 function track(s: Sim, id: number): void {
-  if (s.book.order(id) !== undefined && !s.at.has(id)) {
-    s.at.set(id, s.live.length)
-    s.live.push(id)
-  }
+  if (s.book.order(id) !== undefined) s.live.push(id)
 }
 
 /**
@@ -102,7 +83,7 @@ export function exchangeCoreMix(n: number, books = 1, seed = 'exchange-core'): S
     const perBook = target / books
     const before = s.book.trades
     let c: Command
-    if (s.live.length === 0 || r < 0.09 || (r < 0.15 && s.live.length < perBook)) {
+    if (s.book.size === 0 || r < 0.09 || (r < 0.15 && s.book.size < perBook)) {
       // A passive GTC order on its side of the mid, ~750 levels in all.
       const side: Side = rnd.next() < 0.5 ? 'BUY' : 'SELL'
       const price = side === 'BUY' ? mid - rnd.int(1, half) : mid + rnd.int(0, half - 1)
@@ -138,13 +119,13 @@ export function exchangeCoreMix(n: number, books = 1, seed = 'exchange-core'): S
         quantity: rnd.int(1, 100),
       }
       s.book.add({ id, trader: '', side, type: 'limit', tif: 'IOC', price, quantity: c.quantity, ts: i })
-    } else if (r < 0.18 || s.live.length > perBook * 1.2) {
-      const id = s.live[rnd.int(0, s.live.length - 1)]
+    } else if (r < 0.18 || s.book.size > perBook * 1.2) {
+      const id = pick(s, rnd)
       c = { kind: 'cancel', book: b, id, key: String(id) }
       s.book.cancel(id, '', i)
     } else {
       // Move: a new price near the old one; now and then across the spread.
-      const id = s.live[rnd.int(0, s.live.length - 1)]
+      const id = pick(s, rnd)
       const o = s.book.order(id)!
       let price = o.price + rnd.int(-8, 8)
       if (price === o.price) price += 1
@@ -156,7 +137,6 @@ export function exchangeCoreMix(n: number, books = 1, seed = 'exchange-core'): S
       price = Math.min(mid + half * 2, Math.max(mid - half * 2, price))
       c = { kind: 'move', book: b, id, key: String(id), price, quantity: o.quantity }
       s.book.modify(id, '', price, o.quantity, i)
-      track(s, id)
     }
     trades += s.book.trades > before ? 1 : 0
     commands.push(c)
@@ -205,7 +185,7 @@ export function nasdaqLike(n: number, seed = 'nasdaq'): Stream {
     const r = rnd.next()
     const before = s.book.trades
     let c: Command
-    if (s.live.length < 100 || r < 0.45) {
+    if (s.book.size < 100 || r < 0.45) {
       const side: Side = rnd.next() < 0.5 ? 'BUY' : 'SELL'
       const price = side === 'BUY' ? mid - rnd.int(0, 200) : mid + 1 + rnd.int(0, 200)
       const id = nextId++
@@ -223,7 +203,7 @@ export function nasdaqLike(n: number, seed = 'nasdaq'): Stream {
       s.book.add({ id, trader: '', side, type: 'limit', tif: 'GTC', price, quantity: c.quantity, ts: i })
       track(s, id)
     } else if (r < 0.89) {
-      const id = s.live[rnd.int(0, s.live.length - 1)]
+      const id = pick(s, rnd)
       c = { kind: 'cancel', book: 0, id, key: String(id) }
       s.book.cancel(id, '', i)
     } else {

@@ -142,7 +142,8 @@ class BookSide {
     const levels = this.levels
     const n = levels.length
     if (n === 0 || this.better(price, levels[n - 1].price)) levels.push(level)
-    else levels.splice(this.indexBefore(price), 0, level)
+    else if (this.byPrice !== null) levels.splice(this.indexBefore(price), 0, level)
+    else this.insertFew(level)
     if (this.byPrice !== null) this.byPrice.set(price, level)
     else if (levels.length >= INDEX_FROM) this.byPrice = new Map(levels.map((l) => [l.price, l]))
     return level
@@ -164,7 +165,8 @@ class BookSide {
   emptied(level: Level): void {
     const levels = this.levels
     if (levels[levels.length - 1] !== level) {
-      if (++this.empty > 32 && this.empty * 2 > levels.length) this.compact()
+      if (this.byPrice === null) this.removeFew(level)
+      else if (++this.empty > 32 && this.empty * 2 > levels.length) this.compact()
       return
     }
     levels.pop()
@@ -176,6 +178,26 @@ class BookSide {
       this.byPrice?.delete(gone.price)
       this.empty--
     }
+  }
+
+  // A side of a few levels, found by a scan: the better ones shift up by one (splice would
+  // allocate its result).
+  private insertFew(level: Level): void {
+    const levels = this.levels
+    let j = levels.length
+    levels.push(level)
+    for (; j > 0 && this.better(levels[j - 1].price, level.price); j--) levels[j] = levels[j - 1]
+    levels[j] = level
+  }
+
+  // A side of a few levels drops an emptied one at once: kept, it would only lengthen the scan.
+  private removeFew(level: Level): void {
+    const levels = this.levels
+    let i = levels.length - 2
+    while (levels[i] !== level) i--
+    for (; i < levels.length - 1; i++) levels[i] = levels[i + 1]
+    levels.pop()
+    this.spare = level
   }
 
   /** The levels that hold orders, best first. */
@@ -308,7 +330,7 @@ export class OrderBook {
       ev.expired(o, ExpireReasons.FOK_NOT_FILLABLE, o.ts)
       return true
     }
-    this.execute(o, opposite, limit, o.ts)
+    if (this.execute(o, opposite, limit, o.ts)) this.rest(o, false)
     return true
   }
 
@@ -371,13 +393,14 @@ export class OrderBook {
     level.unlink(o)
     if (level.count === 0) side.emptied(level)
     ev.level(o.side, level.price, level.open, level.count)
-    this.orders.delete(o.id)
     o.price = price
     o.quantity = quantity
     o.open = quantity - o.filled
     o.ts = ts
     ev.modified(o, true, ts)
-    this.execute(o, opposite, price, ts)
+    // It stays in `orders` while it trades (nothing there can reach it) and leaves if it does not rest.
+    if (this.execute(o, opposite, price, ts)) this.rest(o, true)
+    else this.orders.delete(o.id)
     return true
   }
 
@@ -460,8 +483,9 @@ export class OrderBook {
     return false
   }
 
-  // Trades `o` against the opposite side, then rests it (GTC limit) or expires what is left.
-  private execute(o: Order, opposite: BookSide, limit: number | undefined, ts: number): void {
+  // Trades `o` against the opposite side; then either reports its end (filled, or expired) or,
+  // for what is left of a GTC limit order, returns true: it is to rest.
+  private execute(o: Order, opposite: BookSide, limit: number | undefined, ts: number): boolean {
     const ev = this.events
     const stp = this.selfTrade !== 'none' && o.trader !== ''
     let takerExpired = false
@@ -504,24 +528,25 @@ export class OrderBook {
     }
     if (o.open === 0) {
       ev.filled(o, ts)
-      return
+      return false
     }
     if (takerExpired) {
       ev.expired(o, ExpireReasons.SELF_TRADE, ts)
-      return
+      return false
     }
     if (o.type === 'market' || o.tif !== 'GTC') {
       ev.expired(o, ExpireReasons.NOT_FILLED_AT_ONCE, ts)
-      return
+      return false
     }
-    this.rest(o)
+    return true
   }
 
-  private rest(o: Order): void {
+  // Puts `o` at the back of its level; `indexed` when it is in `orders` already (a modification).
+  private rest(o: Order, indexed: boolean): void {
     const side = o.side === 'BUY' ? this.bids : this.asks
     const level = side.levelAt(o.price)
     level.push(o)
-    this.orders.set(o.id, o)
+    if (!indexed) this.orders.set(o.id, o)
     this.events.level(o.side, level.price, level.open, level.count)
   }
 

@@ -132,6 +132,20 @@ test('modify: less at the same price keeps the queue place; a new price or more 
   // The total can go down to just above what was filled, not to it.
   assert.equal(book.modify(2, '', 103, 3, 13), false)
   assert.deepEqual(log.take(), ['rejected 2 quantity-not-above-filled'])
+  // A move that trades in part rests the rest; one that fills entirely leaves the book.
+  assert.equal(book.order(2)?.open, 1)
+  book.add(order({ id: 6, side: 'SELL', price: 104, quantity: 7 }))
+  log.take()
+  book.modify(1, '', 104, 6, 14)
+  assert.deepEqual(log.take(), ['modified 1 requeued', 'trade#4 6<-1 5@104', 'filled 1'])
+  assert.equal(book.order(1), undefined)
+  assert.equal(book.cancel(1, '', 15), false)
+  assert.equal(book.size, 2, 'orders 2 and 6')
+  book.modify(2, '', 104, 6, 16)
+  assert.deepEqual(log.take(), ['rejected 1 unknown-order', 'modified 2 requeued', 'trade#5 6<-2 2@104', 'filled 6'])
+  assert.equal(book.order(2)?.open, 1)
+  assert.deepEqual(book.depth('BUY'), [[104, 1, 1]])
+  assert.equal(book.size, 1)
 })
 
 test('self-trade prevention by trader: expire the taker, the maker, or both', () => {
