@@ -99,26 +99,49 @@ class Level {
 
 /** Levels a side holds before it indexes them by price (below that, a scan from the top is faster). */
 const INDEX_FROM = 16
+/** The widest price band, in ticks, a side keeps as a ladder (an array indexed by price). */
+const LADDER_MAX = 1 << 14
 
+/**
+ * One side's price levels, held in one of three ways as the side grows:
+ * - few levels (under {@link INDEX_FROM}): `levels`, sorted with the best last, searched from the top;
+ * - a ladder: once there are more, and while their band spans at most {@link LADDER_MAX} ticks, an
+ *   array indexed by price less `base`, with a bitmap of the slots that hold orders (for the next
+ *   best level when the best empties). Emptied levels stay in their slots to be used again;
+ * - wide: a band too wide for a ladder keeps `levels` sorted, with a `Map` from price to level
+ *   beside it; emptied levels stay in place to be used again until they reach the top or outnumber
+ *   the others, so orders coming and going over the same prices do not shift the array.
+ * A side moves from few to ladder or wide, and from ladder to wide; never back.
+ */
 class BookSide {
   readonly side: Side
-  /**
-   * Sorted with the best level last. The best level is never empty; levels that empty below it
-   * stay in place (and in `byPrice`) to be used again, until they reach the top or outnumber the
-   * others, so that orders coming and going over the same prices do not shift the array.
-   */
-  readonly levels: Level[] = []
-  /** The levels by price, once the side has had {@link INDEX_FROM} of them (then kept). */
+  /** Few and wide: the levels, best last; the best one is never empty. Unused by a ladder. */
+  private levels: Level[] = []
+  /** Wide: the levels by price. */
   private byPrice: Map<number, Level> | null = null
+  /** Wide: emptied levels still in `levels`. */
   private empty = 0
-  /** The last level to leave the top, reused by the next new level (books that empty and refill). */
+  /** Few and wide: the last level to leave the top, reused by the next new level. */
   private spare: Level | null = null
+  /** Ladder: the level at price `base + i` in slot i (undefined: none yet). */
+  private ladder: (Level | undefined)[] | null = null
+  /** Ladder: bit i set when slot i holds orders. */
+  private bits = EMPTY_BITS
+  private base = 0
+  /** Ladder: the best level's slot, -1 when the side is empty. */
+  private top = -1
 
   constructor(side: Side) {
     this.side = side
   }
 
+  /** How the levels are held (see the class comment). */
+  get layout(): 'few' | 'ladder' | 'wide' {
+    return this.ladder !== null ? 'ladder' : this.byPrice !== null ? 'wide' : 'few'
+  }
+
   best(): Level | undefined {
+    if (this.ladder !== null) return this.top < 0 ? undefined : this.ladder[this.top]
     return this.levels[this.levels.length - 1]
   }
 
@@ -127,8 +150,20 @@ class BookSide {
     return this.side === 'BUY' ? a > b : a < b
   }
 
-  /** The level at `price`, created when missing; an emptied one is used again. */
+  /** The level at `price`, created when missing; an emptied one is used again. The caller adds an order to it. */
   levelAt(price: number): Level {
+    const ladder = this.ladder
+    if (ladder !== null) {
+      const slot = price - this.base
+      if (slot >= 0 && slot < ladder.length) {
+        let level = ladder[slot]
+        if (level === undefined) level = ladder[slot] = new Level(price)
+        if (level.count === 0) this.lit(slot)
+        return level
+      }
+      this.regrow(price)
+      return this.levelAt(price)
+    }
     let level = this.find(price)
     if (level !== undefined) {
       if (level.count === 0) this.empty--
@@ -145,7 +180,7 @@ class BookSide {
     else if (this.byPrice !== null) levels.splice(this.indexBefore(price), 0, level)
     else this.insertFew(level)
     if (this.byPrice !== null) this.byPrice.set(price, level)
-    else if (levels.length >= INDEX_FROM) this.byPrice = new Map(levels.map((l) => [l.price, l]))
+    else if (levels.length >= INDEX_FROM) this.index()
     return level
   }
 
@@ -163,6 +198,12 @@ class BookSide {
 
   /** A level has just lost its last order. */
   emptied(level: Level): void {
+    if (this.ladder !== null) {
+      const slot = level.price - this.base
+      this.bits[slot >>> 5] &= ~(1 << (slot & 31))
+      if (slot === this.top) this.top = this.worse(slot)
+      return
+    }
     const levels = this.levels
     if (levels[levels.length - 1] !== level) {
       if (this.byPrice === null) this.removeFew(level)
@@ -178,6 +219,76 @@ class BookSide {
       this.byPrice?.delete(gone.price)
       this.empty--
     }
+  }
+
+  /** The levels that hold orders, best first. */
+  *active(): IterableIterator<Level> {
+    const ladder = this.ladder
+    if (ladder !== null) {
+      for (let slot = this.top; slot >= 0; slot = this.worse(slot)) yield ladder[slot]!
+      return
+    }
+    for (let i = this.levels.length - 1; i >= 0; i--) if (this.levels[i].count > 0) yield this.levels[i]
+  }
+
+  // Ladder: slot `slot` has just got its first order.
+  private lit(slot: number): void {
+    this.bits[slot >>> 5] |= 1 << (slot & 31)
+    if (this.top < 0 || (this.side === 'BUY' ? slot > this.top : slot < this.top)) this.top = slot
+  }
+
+  // Ladder: the slot of the next worse level holding orders after `slot`, or -1.
+  private worse(slot: number): number {
+    return this.side === 'BUY' ? highestBelow(this.bits, slot) : lowestAbove(this.bits, slot)
+  }
+
+  // Few levels have become many: a ladder when their band is narrow enough, else wide.
+  private index(): void {
+    const levels = this.levels
+    const a = levels[0].price
+    const b = levels[levels.length - 1].price
+    if (Math.abs(a - b) < LADDER_MAX) {
+      this.levels = []
+      this.spare = null
+      this.build(levels, Math.min(a, b), Math.max(a, b))
+    } else this.byPrice = new Map(levels.map((l) => [l.price, l]))
+  }
+
+  // Ladder: a ladder over at least prices lo..hi, twice as wide when room allows, holding `levels`
+  // (the ones with orders, and the newest, which is about to get one).
+  private build(levels: Level[], lo: number, hi: number): void {
+    const span = hi - lo + 1
+    const size = Math.min(LADDER_MAX, Math.max(64, 2 ** Math.ceil(Math.log2(2 * span))))
+    this.base = lo - ((size - span) >>> 1)
+    this.ladder = new Array<Level | undefined>(size).fill(undefined)
+    this.bits = new Uint32Array((size + 31) >>> 5)
+    this.top = -1
+    for (const l of levels) {
+      const slot = l.price - this.base
+      this.ladder[slot] = l
+      this.lit(slot)
+    }
+  }
+
+  // Ladder: `price` is outside it. The levels with orders and `price` make a new ladder, or the
+  // side goes wide when they span too many ticks. Emptied levels outside them are dropped.
+  private regrow(price: number): void {
+    const live = [...this.active()]
+    let lo = price
+    let hi = price
+    for (const l of live) {
+      if (l.price < lo) lo = l.price
+      if (l.price > hi) hi = l.price
+    }
+    if (hi - lo < LADDER_MAX) {
+      this.build(live, lo, hi)
+      return
+    }
+    this.ladder = null
+    this.bits = EMPTY_BITS
+    this.top = -1
+    this.levels = live.reverse()
+    this.byPrice = new Map(this.levels.map((l) => [l.price, l]))
   }
 
   // A side of a few levels, found by a scan: the better ones shift up by one (splice would
@@ -198,11 +309,6 @@ class BookSide {
     for (; i < levels.length - 1; i++) levels[i] = levels[i + 1]
     levels.pop()
     this.spare = level
-  }
-
-  /** The levels that hold orders, best first. */
-  *active(): IterableIterator<Level> {
-    for (let i = this.levels.length - 1; i >= 0; i--) if (this.levels[i].count > 0) yield this.levels[i]
   }
 
   private compact(): void {
@@ -228,6 +334,32 @@ class BookSide {
     }
     return lo
   }
+}
+
+const EMPTY_BITS = new Uint32Array(0)
+
+/** The highest set bit of `bits` below bit `at`, or -1. */
+export function highestBelow(bits: Uint32Array, at: number): number {
+  let w = at >>> 5
+  // (1 << 31) - 1 wraps to 0x7fffffff under the bitwise and, as wanted.
+  let m = bits[w] & ((1 << (at & 31)) - 1)
+  while (m === 0) {
+    if (--w < 0) return -1
+    m = bits[w]
+  }
+  return (w << 5) + 31 - Math.clz32(m)
+}
+
+/** The lowest set bit of `bits` above bit `at`, or -1. */
+export function lowestAbove(bits: Uint32Array, at: number): number {
+  let w = at >>> 5
+  // For bit 31, 2 << 31 wraps to 0 and the mask to 0: nothing above it in this word.
+  let m = bits[w] & ~((2 << (at & 31)) - 1)
+  while (m === 0) {
+    if (++w >= bits.length) return -1
+    m = bits[w]
+  }
+  return (w << 5) + 31 - Math.clz32(m & -m)
 }
 
 /** A resting order in a snapshot, in queue order. */
@@ -462,9 +594,7 @@ export class OrderBook {
   private fillable(o: Order, opposite: BookSide, limit: number | undefined): boolean {
     let need = o.open
     const stp = this.selfTrade !== 'none' && o.trader !== ''
-    const levels = opposite.levels
-    for (let i = levels.length - 1; i >= 0; i--) {
-      const level = levels[i]
+    for (const level of opposite.active()) {
       if (limit !== undefined && !crosses(o.side, level.price, limit)) return false
       if (!stp) {
         need -= level.open

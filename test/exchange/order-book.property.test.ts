@@ -41,8 +41,17 @@ class Recorder extends BookListener {
   }
 }
 
-/** A random command stream over a narrow band of prices, so orders cross often. */
-function commands(seed: string, n: number): RefCommand[] {
+/**
+ * A random command stream over a narrow band of prices, so orders cross often. For streams over
+ * other bands, `priceAt` draws the prices of new orders and of half the moves (at the i-th
+ * command), `wild` those of the other moves (some not valid).
+ */
+function commands(
+  seed: string,
+  n: number,
+  priceAt: (rnd: Random, i: number) => number = (rnd) => 100 + rnd.int(-6, 6),
+  wild: (rnd: Random, i: number) => number = (rnd) => rnd.int(-1, 110),
+): RefCommand[] {
   const rnd = new Random(seed)
   const traders = ['', 'a', 'b', 'c', 'd']
   const out: RefCommand[] = []
@@ -58,7 +67,7 @@ function commands(seed: string, n: number): RefCommand[] {
       const id = rnd.pick(ids)
       // Often the same price and less: a modification that keeps its place in the queue.
       const keep = rnd.next() < 0.3 && priceOf.has(id)
-      const price = keep ? priceOf.get(id)! : rnd.next() < 0.5 ? 100 + rnd.int(-5, 5) : rnd.int(-1, 110)
+      const price = keep ? priceOf.get(id)! : rnd.next() < 0.5 ? priceAt(rnd, i) : wild(rnd, i)
       priceOf.set(id, price)
       out.push({ kind: 'modify', id, trader: '', price, quantity: keep ? rnd.int(1, 6) : rnd.int(0, 12) })
     } else {
@@ -66,7 +75,7 @@ function commands(seed: string, n: number): RefCommand[] {
       ids.push(id)
       const type = rnd.next() < 0.1 ? 'market' : 'limit'
       const t = rnd.next()
-      const price = rnd.next() < 0.01 ? 0 : 100 + rnd.int(-6, 6)
+      const price = rnd.next() < 0.01 ? 0 : priceAt(rnd, i)
       priceOf.set(id, price)
       out.push({
         kind: 'new',
@@ -99,43 +108,56 @@ function run(stream: RefCommand[], selfTrade: SelfTradePrevention): { rec: Recor
 
 const tradeHash = (rec: Recorder): string => createHash('sha256').update(JSON.stringify(rec.trades)).digest('hex')
 
+/**
+ * Runs `stream` through the engine and the reference matcher, asserting the same events command by
+ * command and the same resting orders at the end; counts the kinds of event in `seen` and calls
+ * `each` after every command.
+ */
+function agree(
+  stream: RefCommand[],
+  selfTrade: SelfTradePrevention,
+  label: string,
+  seen: Map<string, number>,
+  each: (book: OrderBook) => void = () => {},
+): void {
+  const rec = new Recorder()
+  const book = new OrderBook(rec, { selfTrade })
+  const ref = new ReferenceMatcher(selfTrade)
+  stream.forEach((c, i) => {
+    rec.events = []
+    apply(book, c, i)
+    each(book)
+    const expected = ref.apply(c)
+    assert.deepEqual(rec.events, expected, `${label}, command ${i}: ${JSON.stringify(c)}`)
+    for (const e of expected) {
+      const kind = e
+        .split(' ')
+        .filter((w, k) => k === 0 || /^[a-z-]+$/.test(w))
+        .join(' ')
+      seen.set(kind, (seen.get(kind) ?? 0) + 1)
+    }
+  })
+  // The same resting orders, in the same queue order, with the same open quantities.
+  const restingOf = (side: 'BUY' | 'SELL') =>
+    ref.resting
+      .filter((r) => r.side === side)
+      .sort((a, b) => (side === 'BUY' ? b.price - a.price : a.price - b.price) || a.arrival - b.arrival)
+      .map((r) => [r.id, r.price, r.open])
+  const snap = book.snapshot()
+  assert.deepEqual(
+    snap.bids.map((o) => [o.id, o.price, o.open]),
+    restingOf('BUY'),
+  )
+  assert.deepEqual(
+    snap.asks.map((o) => [o.id, o.price, o.open]),
+    restingOf('SELL'),
+  )
+}
+
 for (const selfTrade of SELF_TRADE_MODES) {
   test(`random order streams (${selfTrade}): the engine agrees with the reference matcher event for event`, () => {
     const seen = new Map<string, number>()
-    for (let s = 0; s < 20; s++) {
-      const stream = commands(`${selfTrade}-${s}`, 1500)
-      const rec = new Recorder()
-      const book = new OrderBook(rec, { selfTrade })
-      const ref = new ReferenceMatcher(selfTrade)
-      stream.forEach((c, i) => {
-        rec.events = []
-        apply(book, c, i)
-        const expected = ref.apply(c)
-        assert.deepEqual(rec.events, expected, `seed ${s}, command ${i}: ${JSON.stringify(c)}`)
-        for (const e of expected) {
-          const kind = e
-            .split(' ')
-            .filter((w, k) => k === 0 || /^[a-z-]+$/.test(w))
-            .join(' ')
-          seen.set(kind, (seen.get(kind) ?? 0) + 1)
-        }
-      })
-      // The same resting orders, in the same queue order, with the same open quantities.
-      const restingOf = (side: 'BUY' | 'SELL') =>
-        ref.resting
-          .filter((r) => r.side === side)
-          .sort((a, b) => (side === 'BUY' ? b.price - a.price : a.price - b.price) || a.arrival - b.arrival)
-          .map((r) => [r.id, r.price, r.open])
-      const snap = book.snapshot()
-      assert.deepEqual(
-        snap.bids.map((o) => [o.id, o.price, o.open]),
-        restingOf('BUY'),
-      )
-      assert.deepEqual(
-        snap.asks.map((o) => [o.id, o.price, o.open]),
-        restingOf('SELL'),
-      )
-    }
+    for (let s = 0; s < 20; s++) agree(commands(`${selfTrade}-${s}`, 1500), selfTrade, `seed ${s}`, seen)
     // The streams reach every rule, or agreeing would prove little.
     const kinds = [
       'trade',
@@ -157,6 +179,29 @@ for (const selfTrade of SELF_TRADE_MODES) {
     if (selfTrade === 'none') assert.equal(seen.get('expired self-trade'), undefined)
   })
 }
+
+test('over wide and drifting price bands (levels held few, as a ladder, regrown, and wide) the engine still agrees', () => {
+  const seen = new Map<string, number>()
+  const layouts = new Set<string>()
+  for (let s = 0; s < 12; s++) {
+    // A mid that swings by thousands of ticks, orders within 60 ticks of it; in half the
+    // streams 3% of prices fall up to 30,000 ticks away, past what a ladder holds.
+    const far = s % 2 === 1
+    const priceAt = (rnd: Random, i: number) => {
+      const mid = 40_000 + Math.round(3000 * Math.sin(i / 150 + s))
+      if (far && rnd.next() < 0.03) return Math.max(1, mid + rnd.int(-30_000, 30_000))
+      return mid + rnd.int(-60, 60)
+    }
+    const wild = (rnd: Random, i: number) => (rnd.next() < 0.1 ? rnd.int(-1, 0) : priceAt(rnd, i) + rnd.int(-9, 9))
+    agree(commands(`wide-${s}`, 1500, priceAt, wild), 'expire-taker', `wide seed ${s}`, seen, (book) => {
+      layouts.add(`${book.bids.layout} ${far ? 'far' : 'near'}`)
+      layouts.add(`${book.asks.layout} ${far ? 'far' : 'near'}`)
+    })
+  }
+  assert.deepEqual([...layouts].sort(), ['few far', 'few near', 'ladder far', 'ladder near', 'wide far'])
+  for (const k of ['trade', 'filled', 'cancelled', 'modified requeued'])
+    assert.ok((seen.get(k) ?? 0) >= 50, `${k}: ${seen.get(k) ?? 0} times`)
+})
 
 test('after every command the book is not crossed, and levels hold what their orders hold', () => {
   for (let s = 0; s < 10; s++) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { OrderBook } from '../../src/exchange/order-book.ts'
+import { highestBelow, lowestAbove, OrderBook } from '../../src/exchange/order-book.ts'
+import { Random } from '../../src/feeds/random.ts'
 import {
   BookListener,
   type ExpireReason,
@@ -248,4 +249,68 @@ test('many levels stay sorted as they come and go out of order', () => {
     book.depth('BUY').map(([p]) => p),
     [60, 50, 40, 20, 10],
   )
+})
+
+test('a side of many levels is a ladder: the next best level across empty stretches, regrown, then wide', () => {
+  for (const side of ['BUY', 'SELL'] as const) {
+    const book = new OrderBook()
+    const levels = side === 'BUY' ? book.bids : book.asks
+    const best = () => (side === 'BUY' ? book.bestBid() : book.bestAsk())
+    // 16 levels 40 ticks apart: more than a bitmap word between neighbours.
+    const prices = Array.from({ length: 16 }, (_, k) => 10_000 + 40 * k)
+    prices.forEach((p, k) => book.add(order({ id: k + 1, side, price: p })))
+    assert.equal(levels.layout, 'ladder')
+    const bestFirst = side === 'BUY' ? [...prices].reverse() : prices
+    assert.deepEqual(
+      book.depth(side).map(([p]) => p),
+      bestFirst,
+    )
+    // Take the best away one level at a time: the next is found each time, down to none.
+    for (const p of bestFirst) {
+      assert.equal(best(), p)
+      book.cancel(prices.indexOf(p) + 1, '', 0)
+    }
+    assert.equal(best(), undefined)
+    assert.deepEqual(book.depth(side), [])
+    // An emptied ladder is used again, and grows to take prices beyond it.
+    book.add(order({ id: 100, side, price: 10_300 }))
+    book.add(order({ id: 101, side, price: 4_000 }))
+    book.add(order({ id: 102, side, price: 15_000 }))
+    assert.equal(levels.layout, 'ladder')
+    assert.equal(best(), side === 'BUY' ? 15_000 : 4_000)
+    // A band wider than a ladder holds: the side goes wide, in the same order.
+    book.add(order({ id: 103, side, price: 40_000 }))
+    assert.equal(levels.layout, 'wide')
+    const expected = side === 'BUY' ? [40_000, 15_000, 10_300, 4_000] : [4_000, 10_300, 15_000, 40_000]
+    assert.deepEqual(
+      book.depth(side).map(([p]) => p),
+      expected,
+    )
+    // And it still trades through them best first.
+    book.add(order({ id: 104, side: side === 'BUY' ? 'SELL' : 'BUY', type: 'market', quantity: 3 }))
+    assert.deepEqual(
+      book.depth(side).map(([p]) => p),
+      expected.slice(3),
+    )
+  }
+})
+
+test('bitmap search: the highest set bit below and the lowest above a position, as a scan finds them', () => {
+  const rnd = new Random('bits')
+  for (let round = 0; round < 200; round++) {
+    const bits = new Uint32Array(rnd.int(1, 6))
+    const n = bits.length * 32
+    const density = rnd.next() * 0.2
+    for (let i = 0; i < n; i++)
+      if (rnd.next() < density || (round % 7 === 0 && i % 32 === 31)) bits[i >>> 5] |= 1 << (i & 31)
+    const set = (i: number) => (bits[i >>> 5] & (1 << (i & 31))) !== 0
+    for (let at = 0; at < n; at++) {
+      let below = -1
+      for (let i = at - 1; i >= 0 && below < 0; i--) if (set(i)) below = i
+      let above = -1
+      for (let i = at + 1; i < n && above < 0; i++) if (set(i)) above = i
+      assert.equal(highestBelow(bits, at), below, `below ${at}`)
+      assert.equal(lowestAbove(bits, at), above, `above ${at}`)
+    }
+  }
 })
