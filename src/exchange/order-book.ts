@@ -1,13 +1,12 @@
 /**
  * A price-time-priority limit order book for one instrument, in integer ticks and lots.
  *
- * Structure: each side keeps its price levels in an array sorted so that the best level is at the
- * end (bids ascending, asks descending: taking or emptying the best level is a pop), with a `Map`
- * from price to level beside it once it has more than a few levels (a few are found faster by a
- * scan from the top); each level holds its orders in an intrusive doubly-linked list in arrival
- * order; a `Map` from order id to order makes cancel and modify O(1) (plus the level's removal
- * from the array when it empties away from the top). Nothing is allocated per command on the
- * paths that do not create an order or a price level.
+ * Structure: each side holds its price levels by how many there are and how wide a band of prices
+ * they span (see BookSide): a short sorted array searched from the top, a ladder indexed by price,
+ * or a sorted array with a `Map` from price to level. Each level holds its orders in an intrusive
+ * doubly-linked list in arrival order; a hash table from order id to order (IdIndex) makes cancel
+ * and modify O(1). Nothing is allocated per command on the paths that do not create an order or a
+ * price level.
  *
  * Rules: trades happen at the resting (maker) order's price; an incoming order trades with the
  * best level first and, within a level, with the earliest order first. A modification that only
@@ -19,6 +18,7 @@
  * rejected with a reason and changes nothing; nothing throws for bad input. Deterministic: the
  * same commands give the same events, whatever the clock.
  */
+import { IdIndex } from './id-index.ts'
 import {
   BookListener,
   ExpireReasons,
@@ -396,7 +396,7 @@ export class OrderBook {
   readonly bids = new BookSide('BUY')
   readonly asks = new BookSide('SELL')
   readonly selfTrade: SelfTradePrevention
-  private readonly orders = new Map<number, Order>()
+  private readonly orders = new IdIndex<Order>()
   private readonly events: BookEvents
   private tradeSeq = 0
 
