@@ -16,19 +16,14 @@
  * Environment: BENCH_TICKS (default 1,000,000), BENCH_RESTORE_SYMBOLS (10,000), BENCH_RATE (50,000),
  * BENCH_LATENCY_SECONDS (20), BENCH_SECTIONS (throughput,restore,latency).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import fs from 'node:fs'
 import os from 'node:os'
-import path from 'node:path'
 import { KafkaCluster } from '../src/bus/cluster.ts'
 import { FetchConnection } from '../src/bus/fetch-connection.ts'
 import { listOffsets, OffsetSpec } from '../src/bus/partition-io.ts'
 import { walkBatches } from '../src/bus/scan.ts'
 import { analyzeProcessor, DEFAULT_ANALYZE_CONFIG } from '../src/stream/analyze.ts'
-import type { ProcessorDefinition } from '../src/stream/processor.ts'
-import { runProcessor, type RuntimeStats } from '../src/stream/runtime.ts'
-import type { RestoreReport } from '../src/stream/task.ts'
 import { envCount } from './env.ts'
+import { benchProcesses, exited, fmt, passThrough, restoreAll, timeToProcess } from './processes.ts'
 
 const TICKS = envCount('BENCH_TICKS', 1_000_000)
 const RESTORE_SYMBOLS = envCount('BENCH_RESTORE_SYMBOLS', 10_000)
@@ -38,55 +33,8 @@ const PARTITIONS = 3
 // BENCH_SECTIONS=throughput,restore,latency (default all) runs only some.
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'throughput,restore,latency').split(','))
 
-const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickflow-bench-analyze-'))
-const bin = path.join(import.meta.dirname, '../bin/tickflow.js')
-const children: ChildProcess[] = []
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-  fs.rmSync(tmpDir, { recursive: true, force: true })
-})
-
-/** Starts a broker process on its own data dir; resolves with its address. */
-async function startBrokerProcess(name: string, extra: string[] = []): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      'broker',
-      '--listen',
-      '127.0.0.1:0',
-      '--data-dir',
-      path.join(tmpDir, name),
-      '--partitions',
-      String(PARTITIONS),
-      '--log-level',
-      'warn',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on (\S+)/.exec(out)
-      if (m) resolve(m[1])
-    })
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
-  })
-}
-
-function tickflow(address: string, argv: string[]): ChildProcess {
-  const env = { ...process.env, TICKFLOW_BROKERS: address }
-  const child = spawn(process.execPath, [bin, ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-  children.push(child)
-  return child
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
-}
+const { startBroker, tickflow } = benchProcesses('tickflow-bench-analyze-')
+const startBrokerProcess = (name: string, extra: string[] = []) => startBroker(name, PARTITIONS, extra)
 
 function symbols(n: number): string {
   return Array.from({ length: n }, (_, i) => `S${String(i).padStart(5, '0')}`).join(',')
@@ -115,60 +63,6 @@ async function produce(address: string, count: number, nSymbols: number): Promis
   if (code !== 0) throw new Error(`produce exited with ${code}`)
 }
 
-/** A processor that forwards every record to `copy`: the runtime's own cost. */
-const passThrough: ProcessorDefinition = {
-  name: 'passthrough',
-  input: 'prices',
-  outputs: ['copy'],
-  create: () => {
-    let n = 0
-    return {
-      process(record, out) {
-        n++
-        out.emit('copy', 'k', record.value?.toString('latin1') ?? '')
-      },
-      snapshot: () => Buffer.from(String(n)),
-    }
-  },
-}
-
-/** Runs `definition` from the start of the input until it has processed `count` records. */
-async function timeToProcess(
-  address: string,
-  definition: ProcessorDefinition,
-  groupId: string,
-  count: number,
-  onRestore?: (r: RestoreReport) => void,
-): Promise<{ seconds: number; restores: RestoreReport[] }> {
-  const abort = new AbortController()
-  const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
-  const restores: RestoreReport[] = []
-  const started = performance.now()
-  let finished = 0
-  const run = runProcessor(
-    definition,
-    {
-      bus: { bootstrapBrokers: [address], clientId: 'bench-analyze' },
-      groupId,
-      signal: abort.signal,
-      onRestore: (r) => {
-        restores.push(r)
-        onRestore?.(r)
-      },
-    },
-    stats,
-  )
-  while (stats.processed < count) {
-    await Promise.race([run, new Promise((r) => setTimeout(r, 5))])
-  }
-  finished = performance.now()
-  abort.abort()
-  await run
-  return { seconds: (finished - started) / 1000, restores }
-}
-
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
-
 // ---- 1. throughput ---------------------------------------------------------------------------
 
 const lines: string[] = []
@@ -176,7 +70,7 @@ if (SECTIONS.has('throughput')) {
   const address = await startBrokerProcess('throughput')
   await produce(address, TICKS, 100)
   const analyze = await timeToProcess(address, analyzeProcessor(DEFAULT_ANALYZE_CONFIG), 'bench-analyze', TICKS)
-  const copy = await timeToProcess(address, passThrough, 'bench-passthrough', TICKS)
+  const copy = await timeToProcess(address, passThrough('prices'), 'bench-passthrough', TICKS)
   lines.push(
     `throughput, ${fmt(TICKS)} ticks of 100 symbols loaded first, one process, 3 partitions, exactly-once:`,
     `  analyze       ${fmt(TICKS / analyze.seconds)} ticks/s (${analyze.seconds.toFixed(2)} s, incl. joining the group)`,
@@ -196,35 +90,10 @@ if (SECTIONS.has('restore')) {
   const cluster = await KafkaCluster.connect({ bootstrapBrokers: [address], clientId: 'bench-analyze' })
   const ends = await listOffsets(cluster, 'prices', [0, 1, 2], OffsetSpec.LATEST)
   await cluster.close()
-  let restoreMs = 0
-  let snapshotBytes = 0
-  let replayed = 0
-  const abort = new AbortController()
-  const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
-  let allOpened: () => void = () => undefined
-  const opened = new Promise<void>((resolve) => (allOpened = resolve))
-  let n = 0
-  const run = runProcessor(
-    analyzeProcessor(DEFAULT_ANALYZE_CONFIG),
-    {
-      bus: { bootstrapBrokers: [address], clientId: 'bench-analyze' },
-      groupId: 'bench-restore',
-      signal: abort.signal,
-      onRestore: (r) => {
-        restoreMs += r.ms
-        snapshotBytes += r.snapshotBytes
-        replayed += r.replayed
-        if (++n === PARTITIONS) allOpened()
-      },
-    },
-    stats,
-  )
-  await Promise.race([opened, run])
-  abort.abort()
-  await run
+  const restored = await restoreAll(address, analyzeProcessor(DEFAULT_ANALYZE_CONFIG), 'bench-restore', PARTITIONS)
   lines.push(
     `restore, ${fmt(RESTORE_SYMBOLS)} symbols (${fmt(ticks)} ticks, end offsets ${[...ends.values()].join('/')}):`,
-    `  from checkpoints  ${restoreMs.toFixed(0)} ms for 3 partitions (${(snapshotBytes / 1e6).toFixed(1)} MB of snapshots, ${fmt(replayed)} records replayed)`,
+    `  from checkpoints  ${restored.ms.toFixed(0)} ms for 3 partitions (${(restored.snapshotBytes / 1e6).toFixed(1)} MB of snapshots, ${fmt(restored.replayed)} records replayed)`,
     `  rebuilt from the whole input  ${(build.seconds * 1000).toFixed(0)} ms`,
   )
   console.log(lines.slice(-3).join('\n'))
