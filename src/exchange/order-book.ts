@@ -111,7 +111,8 @@ const LADDER_MAX = 1 << 14
  * - wide: a band too wide for a ladder keeps `levels` sorted, with a `Map` from price to level
  *   beside it; emptied levels stay in place to be used again until they reach the top or outnumber
  *   the others, so orders coming and going over the same prices do not shift the array.
- * A side moves from few to ladder or wide, and from ladder to wide; never back.
+ * A side moves from few to ladder or wide, and from ladder to wide; never back. A ladder holds at
+ * most {@link LADDER_MAX} level objects, and drops the emptied ones outside its band when it regrows.
  */
 class BookSide {
   readonly side: Side
