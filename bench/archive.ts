@@ -16,7 +16,7 @@
  * TICKFLOW_DATABASE_URL; without either the server section is skipped), BENCH_TARGETS
  * (postgres,pglite).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -26,6 +26,7 @@ import { openDatabase, type Database } from '../src/store/database.ts'
 import { migrate } from '../src/store/migrations.ts'
 import { DEFAULT_ROUTES } from '../src/store/tables.ts'
 import { envCount } from './env.ts'
+import { benchProcesses, exited } from './processes.ts'
 
 const RECORDS = envCount('BENCH_RECORDS', 500_000)
 const ROUNDS = envCount('BENCH_ROUNDS', 2)
@@ -34,44 +35,15 @@ const SERVER_URL = process.env.BENCH_DATABASE_URL ?? process.env.TICKFLOW_DATABA
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'postgres,pglite').split(','))
 const TABLES = ['archive', 'prices']
 
-const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickflow-bench-archive-'))
-const bin = path.join(import.meta.dirname, '../bin/tickflow.js')
-const children: ChildProcess[] = []
+const processes = benchProcesses('tickflow-bench-archive-')
+const tmpDir = processes.dir
 const schemas: string[] = []
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-  fs.rmSync(tmpDir, { recursive: true, force: true })
-})
 
-async function startBroker(): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [bin, 'broker', '--listen', '127.0.0.1:0', '--data-dir', path.join(tmpDir, 'broker'), '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on (\S+)/.exec(out)
-      if (m) resolve(m[1])
-    })
-    child.once('exit', (code) => reject(new Error(`broker exited with ${code}`)))
-  })
-}
+const startBroker = () => processes.startBroker('broker')
 
 async function produce(address: string): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    [bin, 'produce', 'prices', '--count', String(RECORDS), '--rate', 'max', '--seed', '1'].concat([
-      '--partitions',
-      String(PARTITIONS),
-      '--quiet',
-    ]),
-    { env: { ...process.env, TICKFLOW_BROKERS: address }, stdio: ['ignore', 'ignore', 'inherit'] },
-  )
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const argv = ['produce', 'prices', '--count', String(RECORDS), '--rate', 'max', '--seed', '1']
+  const code = await exited(processes.tickflow(address, [...argv, '--partitions', String(PARTITIONS), '--quiet']))
   if (code !== 0) throw new Error(`produce exited with ${code}`)
 }
 

@@ -15,8 +15,10 @@ import type { RestoreReport } from '../src/stream/task.ts'
 const bin = path.join(import.meta.dirname, '../bin/tickflow.js')
 
 export interface BenchProcesses {
+  /** The temporary directory, removed at exit: the brokers' data dirs and anything else a bench keeps. */
+  dir: string
   /** Starts a broker process on its own data dir; resolves with its address. */
-  startBroker(name: string, partitions: number, extra?: string[]): Promise<string>
+  startBroker(name: string, partitions?: number, extra?: string[]): Promise<string>
   /** Runs `tickflow argv...` against the broker at `address`. */
   tickflow(address: string, argv: string[]): ChildProcess
 }
@@ -30,9 +32,11 @@ export function benchProcesses(prefix: string): BenchProcesses {
     fs.rmSync(tmpDir, { recursive: true, force: true })
   })
   return {
+    dir: tmpDir,
     startBroker(name, partitions, extra = []) {
       const args = ['broker', '--listen', '127.0.0.1:0', '--data-dir', path.join(tmpDir, name)]
-      args.push('--partitions', String(partitions), '--log-level', 'warn', ...extra)
+      if (partitions !== undefined) args.push('--partitions', String(partitions))
+      args.push('--log-level', 'warn', ...extra)
       const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
       children.push(child)
       return new Promise((resolve, reject) => {
