@@ -26,7 +26,7 @@ import { openDatabase, type Database } from '../src/store/database.ts'
 import { migrate } from '../src/store/migrations.ts'
 import { DEFAULT_ROUTES } from '../src/store/tables.ts'
 import { envCount } from './env.ts'
-import { benchProcesses, exited } from './processes.ts'
+import { benchProcesses } from './processes.ts'
 
 const RECORDS = envCount('BENCH_RECORDS', 500_000)
 const ROUNDS = envCount('BENCH_ROUNDS', 2)
@@ -41,11 +41,7 @@ const schemas: string[] = []
 
 const startBroker = () => processes.startBroker('broker')
 
-async function produce(address: string): Promise<void> {
-  const argv = ['produce', 'prices', '--count', String(RECORDS), '--rate', 'max', '--seed', '1']
-  const code = await exited(processes.tickflow(address, [...argv, '--partitions', String(PARTITIONS), '--quiet']))
-  if (code !== 0) throw new Error(`produce exited with ${code}`)
-}
+const produce = (address: string) => processes.produce(address, 'prices', RECORDS, ['--partitions', String(PARTITIONS)])
 
 /** Archives every record of `prices` into `db`; returns the seconds to the last commit. */
 async function timeArchiver(address: string, db: Database): Promise<{ seconds: number; batches: number }> {

@@ -18,40 +18,21 @@ import { KafkaCluster } from '../src/bus/cluster.ts'
 import { listOffsets, OffsetSpec } from '../src/bus/partition-io.ts'
 import { DEFAULT_EXCHANGE_CONFIG, exchangeProcessor } from '../src/stream/exchange.ts'
 import { envCount } from './env.ts'
-import { benchProcesses, exited, fmt, passThrough, restoreAll, timeToProcess } from './processes.ts'
+import { benchProcesses, fmt, passThrough, restoreAll, timeToProcess } from './processes.ts'
 
 const ORDERS = envCount('BENCH_ORDERS', 500_000)
 const INSTRUMENTS = envCount('BENCH_INSTRUMENTS', 100)
 const PARTITIONS = 3
 
-const { startBroker, tickflow } = benchProcesses('tickflow-bench-exchange-')
-const address = await startBroker('exchange', PARTITIONS)
-
+const processes = benchProcesses('tickflow-bench-exchange-')
+const address = await processes.startBroker('exchange', PARTITIONS)
 const instruments = Array.from({ length: INSTRUMENTS }, (_, i) => `I${String(i).padStart(4, '0')}`).join(',')
-const produced = await exited(
-  tickflow(address, [
-    'produce',
-    'orders',
-    '--count',
-    String(ORDERS),
-    '--rate',
-    'max',
-    '--seed',
-    '1',
-    '--start',
-    '2024-01-02 09:30:00',
-    '--instruments',
-    instruments,
-    '--partitions',
-    String(PARTITIONS),
-    '--quiet',
-  ]),
-)
-if (produced !== 0) throw new Error(`produce exited with ${produced}`)
+const argv = ['--start', '2024-01-02 09:30:00', '--instruments', instruments]
+await processes.produce(address, 'orders', ORDERS, [...argv, '--partitions', String(PARTITIONS)])
 
 const exchange = exchangeProcessor(DEFAULT_EXCHANGE_CONFIG)
-const matched = await timeToProcess(address, exchange, 'bench-exchange', ORDERS)
-const copy = await timeToProcess(address, passThrough('orders'), 'bench-passthrough', ORDERS)
+const matchedSeconds = await timeToProcess(address, exchange, 'bench-exchange', ORDERS)
+const copySeconds = await timeToProcess(address, passThrough('orders'), 'bench-passthrough', ORDERS)
 
 // What the exchange wrote, per topic (committed records, markers excluded, are what readers see;
 // end offsets count the transaction markers too, so this is an upper bound per topic).
@@ -68,12 +49,12 @@ const restored = await restoreAll(address, exchange, 'bench-exchange', PARTITION
 console.log(
   [
     `throughput, ${fmt(ORDERS)} orders over ${fmt(INSTRUMENTS)} instruments loaded first, one process, 3 partitions, exactly-once:`,
-    `  exchange      ${fmt(ORDERS / matched.seconds)} orders/s (${matched.seconds.toFixed(2)} s, incl. joining the group)`,
-    `  pass-through  ${fmt(ORDERS / copy.seconds)} orders/s (${copy.seconds.toFixed(2)} s): the exchange runs at ${((copy.seconds / matched.seconds) * 100).toFixed(0)}% of the bare runtime`,
+    `  exchange      ${fmt(ORDERS / matchedSeconds)} orders/s (${matchedSeconds.toFixed(2)} s, incl. joining the group)`,
+    `  pass-through  ${fmt(ORDERS / copySeconds)} orders/s (${copySeconds.toFixed(2)} s): the exchange runs at ${((copySeconds / matchedSeconds) * 100).toFixed(0)}% of the bare runtime`,
     `  written (end offsets, markers included): ${outputs.join(', ')}`,
     `restore of the same group:`,
     `  from checkpoints  ${restored.ms.toFixed(0)} ms for 3 partitions (${(restored.snapshotBytes / 1e6).toFixed(2)} MB of snapshots, ${fmt(restored.replayed)} orders replayed)`,
-    `  built from the whole input by the first run  ${(matched.seconds * 1000).toFixed(0)} ms`,
+    `  built from the whole input by the first run  ${(matchedSeconds * 1000).toFixed(0)} ms`,
     '',
     `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
     'command: npm run bench:exchange-processor',

@@ -21,6 +21,8 @@ export interface BenchProcesses {
   startBroker(name: string, partitions?: number, extra?: string[]): Promise<string>
   /** Runs `tickflow argv...` against the broker at `address`. */
   tickflow(address: string, argv: string[]): ChildProcess
+  /** `tickflow produce <kind>` of exactly `count` messages as fast as it can, seed 1, with `argv` added; throws if it fails. */
+  produce(address: string, kind: 'prices' | 'orders', count: number, argv: string[]): Promise<void>
 }
 
 /** Child processes and data dirs under a temporary directory, all removed when this process exits. */
@@ -31,7 +33,7 @@ export function benchProcesses(prefix: string): BenchProcesses {
     for (const c of children) c.kill('SIGKILL')
     fs.rmSync(tmpDir, { recursive: true, force: true })
   })
-  return {
+  const processes: BenchProcesses = {
     dir: tmpDir,
     startBroker(name, partitions, extra = []) {
       const args = ['broker', '--listen', '127.0.0.1:0', '--data-dir', path.join(tmpDir, name)]
@@ -55,7 +57,13 @@ export function benchProcesses(prefix: string): BenchProcesses {
       children.push(child)
       return child
     },
+    async produce(address, kind, count, argv) {
+      const fixed = ['produce', kind, '--count', String(count), '--rate', 'max', '--seed', '1', '--quiet']
+      const code = await exited(processes.tickflow(address, [...fixed, ...argv]))
+      if (code !== 0) throw new Error(`produce ${kind} exited with ${code}`)
+    },
   }
+  return processes
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {
@@ -81,38 +89,40 @@ export function passThrough(input: string): ProcessorDefinition {
   }
 }
 
-/** Runs `definition` from the start of its input until it has processed `count` records. */
+/** `definition` running on the stream runtime in this process as a member of `groupId`, until stopped. */
+function start(
+  address: string,
+  definition: ProcessorDefinition,
+  groupId: string,
+  onRestore?: (r: RestoreReport) => void,
+): { run: Promise<RuntimeStats>; stats: RuntimeStats; stop: () => Promise<RuntimeStats> } {
+  const abort = new AbortController()
+  const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
+  const bus = { bootstrapBrokers: [address], clientId: `bench-${definition.name}` }
+  const run = runProcessor(definition, { bus, groupId, signal: abort.signal, onRestore }, stats)
+  return {
+    run,
+    stats,
+    stop: () => {
+      abort.abort()
+      return run
+    },
+  }
+}
+
+/** Runs `definition` from the start of its input until it has processed `count` records; the seconds taken. */
 export async function timeToProcess(
   address: string,
   definition: ProcessorDefinition,
   groupId: string,
   count: number,
-  onRestore?: (r: RestoreReport) => void,
-): Promise<{ seconds: number; restores: RestoreReport[] }> {
-  const abort = new AbortController()
-  const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
-  const restores: RestoreReport[] = []
+): Promise<number> {
   const started = performance.now()
-  const run = runProcessor(
-    definition,
-    {
-      bus: { bootstrapBrokers: [address], clientId: `bench-${definition.name}` },
-      groupId,
-      signal: abort.signal,
-      onRestore: (r) => {
-        restores.push(r)
-        onRestore?.(r)
-      },
-    },
-    stats,
-  )
-  while (stats.processed < count) {
-    await Promise.race([run, new Promise((r) => setTimeout(r, 5))])
-  }
-  const finished = performance.now()
-  abort.abort()
-  await run
-  return { seconds: (finished - started) / 1000, restores }
+  const p = start(address, definition, groupId)
+  while (p.stats.processed < count) await Promise.race([p.run, new Promise((r) => setTimeout(r, 5))])
+  const seconds = (performance.now() - started) / 1000
+  await p.stop()
+  return seconds
 }
 
 /**
@@ -126,29 +136,17 @@ export async function restoreAll(
   partitions: number,
 ): Promise<{ ms: number; snapshotBytes: number; replayed: number }> {
   const sum = { ms: 0, snapshotBytes: 0, replayed: 0 }
-  const abort = new AbortController()
-  const stats: RuntimeStats = { processed: 0, assigned: [], generation: -1, restores: 0 }
   let allOpened: () => void = () => undefined
   const opened = new Promise<void>((resolve) => (allOpened = resolve))
   let n = 0
-  const run = runProcessor(
-    definition,
-    {
-      bus: { bootstrapBrokers: [address], clientId: `bench-${definition.name}` },
-      groupId,
-      signal: abort.signal,
-      onRestore: (r) => {
-        sum.ms += r.ms
-        sum.snapshotBytes += r.snapshotBytes
-        sum.replayed += r.replayed
-        if (++n === partitions) allOpened()
-      },
-    },
-    stats,
-  )
-  await Promise.race([opened, run])
-  abort.abort()
-  await run
+  const p = start(address, definition, groupId, (r) => {
+    sum.ms += r.ms
+    sum.snapshotBytes += r.snapshotBytes
+    sum.replayed += r.replayed
+    if (++n === partitions) allOpened()
+  })
+  await Promise.race([opened, p.run])
+  await p.stop()
   return sum
 }
 

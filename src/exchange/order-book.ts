@@ -235,7 +235,8 @@ class BookSide {
   // Ladder: slot `slot` has just got its first order.
   private lit(slot: number): void {
     this.bits[slot >>> 5] |= 1 << (slot & 31)
-    if (this.top < 0 || (this.side === 'BUY' ? slot > this.top : slot < this.top)) this.top = slot
+    // Slots run the way prices do, so they compare as prices.
+    if (this.top < 0 || this.better(slot, this.top)) this.top = slot
   }
 
   // Ladder: the slot of the next worse level holding orders after `slot`, or -1.
@@ -252,7 +253,13 @@ class BookSide {
       this.levels = []
       this.spare = null
       this.build(levels, Math.min(a, b), Math.max(a, b))
-    } else this.byPrice = new Map(levels.map((l) => [l.price, l]))
+    } else this.wide(levels)
+  }
+
+  // Wide from now on, over `levels` (sorted, best last).
+  private wide(levels: Level[]): void {
+    this.levels = levels
+    this.byPrice = new Map(levels.map((l) => [l.price, l]))
   }
 
   // Ladder: a ladder over at least prices lo..hi, twice as wide when room allows, holding `levels`
@@ -288,8 +295,7 @@ class BookSide {
     this.ladder = null
     this.bits = EMPTY_BITS
     this.top = -1
-    this.levels = live.reverse()
-    this.byPrice = new Map(this.levels.map((l) => [l.price, l]))
+    this.wide(live.reverse())
   }
 
   // A side of a few levels, found by a scan: the better ones shift up by one (splice would
