@@ -5,6 +5,7 @@
  *      `db.lock` names the local port it serves the PostgreSQL protocol on);
  *   3. otherwise the embedded PGlite database in `<data dir>/db`, opened in this process — and,
  *      for long-running commands, served on a local port so that others can use it meanwhile.
+ *      Locks on an embedded database are also lock files in its directory (see file-locks.ts).
  * The choice is said in one line on stderr.
  */
 import fs from 'node:fs'
@@ -12,6 +13,7 @@ import path from 'node:path'
 import { isTickflowError, ErrorCodes, TickflowError } from '../errors.ts'
 import { DataDirLock, readLock, type LockKind } from '../files/dir-lock.ts'
 import { DEFAULT_SCHEMA, openDatabase, redactUrl, type Database } from '../store/database.ts'
+import { withFileLocks } from '../store/file-locks.ts'
 import type { OptionSpec } from './command.ts'
 
 /** The embedded database's lock in its directory. */
@@ -83,11 +85,10 @@ async function resolve(
   for (let attempt = 0; ; attempt++) {
     const owner = readLock(dir, DB_LOCK)
     if (owner !== undefined && owner.port > 0) {
-      const db = await openDatabase({
-        url: `postgres://tickflow@${owner.host}:${owner.port}/postgres`,
-        schema,
-        createSchema,
-      })
+      const db = withFileLocks(
+        await openDatabase({ url: `postgres://tickflow@${owner.host}:${owner.port}/postgres`, schema, createSchema }),
+        dir,
+      )
       return {
         db,
         description: `using the embedded database of process ${owner.pid} on ${owner.host}:${owner.port} (${dir})`,
@@ -113,14 +114,15 @@ async function resolve(
       throw err
     }
     try {
-      const db = await openDatabase({ dataDir: dir, schema, createSchema })
+      const pglite = await openDatabase({ dataDir: dir, schema, createSchema })
+      const db = withFileLocks(pglite, dir)
       let port: number | undefined
       let stopServing = async (): Promise<void> => undefined
       if (options.serve === true) {
         const { servePglite } = await import('../store/pglite-server.ts')
         const { PgliteDatabase } = await import('../store/pglite-driver.ts')
-        if (db instanceof PgliteDatabase) {
-          const server = await servePglite(db)
+        if (pglite instanceof PgliteDatabase) {
+          const server = await servePglite(pglite)
           port = server.port
           lock.setAddress(server.host, server.port)
           stopServing = () => server.close()

@@ -26,6 +26,9 @@ export async function openPostgres(url: string, schema: string): Promise<Databas
   // An idle client's connection dropping (server restart) must not crash the process: the pool
   // discards the client and the next query reconnects.
   pool.on('error', () => undefined)
+  // Nor a checked-out client's (the embedded database's owner gone mid-COPY, say): its queries
+  // fail with the error, which is what the caller sees.
+  pool.on('connect', (client) => client.on('error', () => undefined))
   const description = redactUrl(url)
   try {
     const client = await pool.connect()

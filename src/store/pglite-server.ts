@@ -11,10 +11,13 @@
  *
  * Protocol (PostgreSQL 3.0): the startup phase is answered here (SSL and GSS encryption refused
  * with 'N', AuthenticationOk, a few ParameterStatus, BackendKeyData, ReadyForQuery); every later
- * message — `type byte, int32 length, body` — goes to PGlite as is, and its answer back. A
- * malformed frame closes that one connection.
+ * message — `type byte, int32 length, body` — goes to PGlite as is, and its answer back, except
+ * COPY … FROM STDIN, which PGlite cannot read (see copy-statement.ts): the server answers
+ * CopyInResponse itself, collects the CopyData until CopyDone, and runs the statement on the
+ * collected bytes. A malformed frame closes that one connection.
  */
 import net from 'node:net'
+import { parseCopyFromStdin, type CopyFromStdin } from './copy-statement.ts'
 import type { PgliteDatabase } from './pglite-driver.ts'
 
 const SSL_REQUEST = 80877103
@@ -23,6 +26,12 @@ const CANCEL_REQUEST = 80877102
 const PROTOCOL_3 = 196608
 /** Startup packets and messages larger than this close the connection. */
 const MAX_MESSAGE = 64 * 1024 * 1024
+/** COPY FROM STDIN data is held in memory until CopyDone: a COPY of more fails. */
+const MAX_COPY_BYTES = 1024 * 1024 * 1024
+/** A statement PGlite runs to refuse, at execution, a COPY FROM STDIN it would hang on. */
+const REFUSED_COPY =
+  "DO $$BEGIN RAISE EXCEPTION 'COPY FROM STDIN on the embedded database must be a simple query of that one statement' " +
+  "USING ERRCODE = 'feature_not_supported'; END$$"
 
 export interface WireServer {
   readonly host: string
@@ -98,6 +107,8 @@ class WireSession {
   private closed = false
   /** Transaction status of PGlite's last ReadyForQuery: I idle, T in a transaction, E failed one. */
   private status = 'I'
+  /** A COPY FROM STDIN between CopyInResponse and CopyDone: its statement and the data so far. */
+  private copyIn: { statement: CopyFromStdin; chunks: Buffer[]; bytes: number; tooLarge: boolean } | undefined
 
   constructor(db: PgliteDatabase, socket: net.Socket, parameters: Array<[string, string]>, pid: number) {
     this.db = db
@@ -176,7 +187,7 @@ class WireSession {
           return
         }
         await this.acquire()
-        const reply = await this.db.pglite.execProtocolRaw(msg)
+        const reply = await this.execute(msg)
         if (reply.length > 0) {
           this.status = lastReadyStatus(reply) ?? this.status
           if (!this.closed) this.socket.write(reply)
@@ -189,6 +200,90 @@ class WireSession {
     } finally {
       this.working = false
     }
+  }
+
+  // One message's answer: from PGlite, or for COPY FROM STDIN from the steps below.
+  private async execute(msg: Buffer): Promise<Uint8Array> {
+    if (this.copyIn !== undefined) return this.copyMessage(msg)
+    const type = msg[0]
+    if (type === 0x51 /* Query */) {
+      const sql = msg.toString('utf8', 5, msg.length - 1)
+      const copy = parseCopyFromStdin(sql)
+      if (copy === 'refused') return this.db.pglite.execProtocolRaw(message('Q', cstring(REFUSED_COPY)))
+      if (copy !== undefined) return this.startCopy(copy)
+    } else if (type === 0x50 /* Parse */) {
+      const nameEnd = msg.indexOf(0, 5)
+      const queryEnd = msg.indexOf(0, nameEnd + 1)
+      if (
+        nameEnd > 0 &&
+        queryEnd > 0 &&
+        parseCopyFromStdin(msg.toString('utf8', nameEnd + 1, queryEnd)) !== undefined
+      ) {
+        // Refused when executed, in the extended protocol's own error flow.
+        const name = msg.subarray(5, nameEnd + 1)
+        return this.db.pglite.execProtocolRaw(message('P', name, cstring(REFUSED_COPY), int16(0)))
+      }
+    }
+    return this.db.pglite.execProtocolRaw(msg)
+  }
+
+  // Answers CopyInResponse with the statement's columns, or its error (no such table or column).
+  private async startCopy(statement: CopyFromStdin): Promise<Uint8Array> {
+    let columns: number
+    try {
+      columns = (await this.db.pglite.query(statement.columnsSql)).fields.length
+    } catch (err) {
+      return Buffer.concat([errorFrom(err), await this.ready()])
+    }
+    this.copyIn = { statement, chunks: [], bytes: 0, tooLarge: false }
+    const format = statement.binary ? 1 : 0
+    const codes = Array.from({ length: columns }, () => int16(format))
+    return message('G', Buffer.from([format]), int16(columns), ...codes)
+  }
+
+  // CopyData is collected; CopyDone runs the statement; CopyFail or another message ends the COPY.
+  private async copyMessage(msg: Buffer): Promise<Uint8Array> {
+    const copy = this.copyIn!
+    switch (msg[0]) {
+      case 0x64 /* CopyData */: {
+        const length = msg.length - 5
+        if (copy.bytes + length > MAX_COPY_BYTES) {
+          copy.tooLarge = true
+          copy.chunks = []
+        } else if (!copy.tooLarge) {
+          copy.chunks.push(msg.subarray(5))
+          copy.bytes += length
+        }
+        return new Uint8Array(0)
+      }
+      case 0x48 /* Flush */:
+      case 0x53 /* Sync */:
+        return new Uint8Array(0)
+    }
+    this.copyIn = undefined
+    if (msg[0] === 0x66 /* CopyFail */) {
+      const why = msg.toString('utf8', 5, Math.max(5, msg.length - 1))
+      return Buffer.concat([errorResponse('57014', `COPY from stdin failed: ${why}`, 'ERROR'), await this.ready()])
+    }
+    if (msg[0] !== 0x63 /* CopyDone */) {
+      const what = `unexpected message type 0x${msg[0].toString(16)} during COPY from stdin`
+      return Buffer.concat([errorResponse('08P01', what, 'ERROR'), await this.ready()])
+    }
+    if (copy.tooLarge) {
+      const what = `COPY from stdin of more than ${MAX_COPY_BYTES} bytes: copy it in parts`
+      return Buffer.concat([errorResponse('54000', what, 'ERROR'), await this.ready()])
+    }
+    try {
+      const r = await this.db.pglite.query(copy.statement.blobSql, [], { blob: new Blob(copy.chunks) })
+      return Buffer.concat([message('C', cstring(`COPY ${r.affectedRows ?? 0}`)), await this.ready()])
+    } catch (err) {
+      return Buffer.concat([errorFrom(err), await this.ready()])
+    }
+  }
+
+  // ReadyForQuery with PGlite's transaction status, which a Sync outside a query reports.
+  private ready(): Promise<Uint8Array> {
+    return this.db.pglite.execProtocolRaw(message('S'))
   }
 
   private acquire(): Promise<void> {
@@ -276,19 +371,48 @@ function int32(n: number): Buffer {
   return b
 }
 
+function int16(n: number): Buffer {
+  const b = Buffer.alloc(2)
+  b.writeInt16BE(n)
+  return b
+}
+
 function cstring(s: string): Buffer {
   return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)])
 }
 
-function errorResponse(code: string, text: string): Buffer {
-  return message(
-    'E',
-    Buffer.from('S'),
-    cstring('FATAL'),
-    Buffer.from('C'),
-    cstring(code),
-    Buffer.from('M'),
-    cstring(text),
-    Buffer.alloc(1),
-  )
+function errorResponse(code: string, text: string, severity = 'FATAL'): Buffer {
+  return errorFields([
+    ['S', severity],
+    ['V', severity],
+    ['C', code],
+    ['M', text],
+  ])
+}
+
+/** PGlite's error (a DatabaseError with PostgreSQL's fields) as an ErrorResponse. */
+function errorFrom(err: unknown): Buffer {
+  const e = (err ?? {}) as Record<string, unknown>
+  const field = (name: string): string | undefined => (typeof e[name] === 'string' ? (e[name] as string) : undefined)
+  const fields: Array<[string, string | undefined]> = [
+    ['S', field('severity') ?? 'ERROR'],
+    ['V', field('severity') ?? 'ERROR'],
+    ['C', field('code') ?? 'XX000'],
+    ['M', field('message') ?? String(err)],
+    ['D', field('detail')],
+    ['H', field('hint')],
+    ['W', field('where')],
+    ['s', field('schema')],
+    ['t', field('table')],
+    ['c', field('column')],
+    ['d', field('dataType')],
+    ['n', field('constraint')],
+  ]
+  return errorFields(fields)
+}
+
+function errorFields(fields: Array<[string, string | undefined]>): Buffer {
+  const parts: Buffer[] = []
+  for (const [code, value] of fields) if (value !== undefined) parts.push(Buffer.from(code, 'latin1'), cstring(value))
+  return message('E', ...parts, Buffer.alloc(1))
 }

@@ -183,18 +183,23 @@ export async function server(s: Scene, url: string, commandUrl = url): Promise<C
 }
 
 /**
- * The next offsets `consumer_offsets` holds for `topic`, by partition (0 for a partition with no
+ * The next offsets `consumer_offsets` holds for `topic` and `consumer` (default `archive`), by partition (0 for a partition with no
  * row: nothing archived from it yet); all 0 before the archiver has created its tables.
  */
-export async function archivedOffsets(db: Database, topic: string, partitions: number): Promise<number[]> {
+export async function archivedOffsets(
+  db: Database,
+  topic: string,
+  partitions: number,
+  consumer = 'archive',
+): Promise<number[]> {
   const exists = await db.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [
     `${db.schema}.consumer_offsets`,
   ])
   const out = new Array<number>(partitions).fill(0)
   if (exists.rows[0].t === null) return out
   const r = await db.query<{ partition: number; next: number }>(
-    `SELECT partition, next_offset::float8 AS next FROM ${db.schema}.consumer_offsets WHERE consumer = 'archive' AND topic = $1`,
-    [topic],
+    `SELECT partition, next_offset::float8 AS next FROM ${db.schema}.consumer_offsets WHERE consumer = $1 AND topic = $2`,
+    [consumer, topic],
   )
   for (const row of r.rows) out[row.partition] = Number(row.next)
   return out

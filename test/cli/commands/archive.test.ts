@@ -18,6 +18,7 @@ import {
   archivedOffsets,
   archivedUpTo,
   cliDatabaseTargets,
+  embedded,
   scene,
   server,
   startBrokerProcess,
@@ -349,6 +350,43 @@ test(
     await assertArchivedOnce(store, 'prices', ends, await readCommitted(broker.address, 'prices'))
   },
 )
+
+test('pglite: one archiver per name also through the embedded database’s port; a killed holder’s name is taken over', async (t) => {
+  const s = scene(t)
+  const broker = await startBrokerProcess(s)
+  const w = await workspace(s, broker)
+  const store = embedded(w.dir)
+  await createTopic(broker, 'prices', 1)
+  const produce = ['produce', 'prices', '--count', '100', '--rate', 'max', '--seed', '3', '--quiet']
+  await ok(produce, w)
+  const first = s.start(['archive', '--topics', 'prices', '--quiet'], w.options)
+  await first.waitForStderr(/^archive: reading 1 partition\(s\)/)
+
+  // The second process reaches the database through the first one's port, PGlite's one session.
+  const second = s.start(['archive', '--topics', 'prices', '--quiet'], w.options)
+  const refused = await Promise.race([second.exited, sleep(60_000).then(() => undefined)])
+  assert.ok(refused !== undefined, `the second archiver of the name is refused, not running: ${second.stderr()}`)
+  assert.equal(refused.code, 1, refused.stderr)
+  assert.match(refused.stderr, /^tickflow: using the embedded database of process \d+ on 127\.0\.0\.1:\d+/m)
+  assert.match(refused.stderr, /^tickflow archive: another archiver named archive is writing to /m)
+  const other = s.start(['archive', '--topics', 'prices', '--quiet', '--name', 'other'], w.options)
+  await other.waitForStderr(/^archive: reading 1 partition\(s\): 0 from stored offsets/)
+  await eventually(
+    async () => (await store.use((db) => archivedOffsets(db, 'prices', 1, 'other')))[0] === 100,
+    60_000,
+    'the other name to archive',
+  )
+  await stop(other)
+
+  first.child.kill('SIGKILL')
+  await first.exited
+  await ok(produce, w)
+  const third = s.start(['archive', '--topics', 'prices', '--quiet'], w.options)
+  await third.waitForStderr(/^archive: reading 1 partition\(s\): 1 from stored offsets/)
+  await eventually(async () => (await committed(store, 'prices', 1)) === 200, 60_000, 'the restart to archive')
+  await stop(third)
+  assert.equal(await store.use((db) => count(db, 'archive', 'prices')), 200, 'each record once')
+})
 
 for (const target of cliDatabaseTargets()) {
   test(`${target.name}: routes of the config file: fields (nested too) to columns, values enforced, the rest dead-lettered`, async (t) => {
